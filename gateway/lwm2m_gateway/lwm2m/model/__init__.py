@@ -1,0 +1,5 @@
+"""The OMA/IPSO object model: object and resource definitions loaded from DDF XML.
+
+`ObjectRegistry` is the one lookup the server, codecs and API use: by object id and (optionally)
+the version a device announced with `ver=` in its registration.
+"""

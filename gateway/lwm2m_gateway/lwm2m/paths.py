@@ -1,0 +1,109 @@
+"""The one LwM2M path type: /object/instance/resource/resource-instance (LwM2M 1.1 core §6.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Self
+
+MAX_ID = 65535  # ids are 16-bit; 65535 is reserved (LwM2M 1.1 core §7.1) but still parses
+
+
+class InvalidPath(ValueError):
+    """A path string that is not /O, /O/I, /O/I/R or /O/I/R/RI with 16-bit ids."""
+
+
+class PathLevel(IntEnum):
+    ROOT = 0
+    OBJECT = 1
+    INSTANCE = 2
+    RESOURCE = 3
+    RESOURCE_INSTANCE = 4
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Path:
+    """A path from the root ("/") down to a resource instance; unset trailing ids are None."""
+
+    object_id: int | None = None
+    instance_id: int | None = None
+    resource_id: int | None = None
+    resource_instance_id: int | None = None
+
+    def __post_init__(self) -> None:
+        ids = (self.object_id, self.instance_id, self.resource_id, self.resource_instance_id)
+        seen_none = False
+        for value in ids:
+            if value is None:
+                seen_none = True
+            elif seen_none:
+                raise InvalidPath(f"path ids must be set from the left: {ids}")
+            elif not 0 <= value <= MAX_ID:
+                raise InvalidPath(f"path id {value} is outside 0..{MAX_ID}")
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse "/3303/0/5700" (a leading slash is optional, "/" is the root)."""
+        stripped = text.strip()
+        if stripped in ("", "/"):
+            return cls()
+        parts = stripped.removeprefix("/").removesuffix("/").split("/")
+        if len(parts) > 4:
+            raise InvalidPath(f"path {text!r} has more than 4 levels")
+        ids: list[int] = []
+        for part in parts:
+            if not part.isdigit():
+                raise InvalidPath(f"path {text!r}: {part!r} is not a decimal id")
+            ids.append(int(part))
+        return cls(*ids)
+
+    @classmethod
+    def of(cls, *ids: int) -> Self:
+        return cls(*ids)
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(
+            value
+            for value in (
+                self.object_id,
+                self.instance_id,
+                self.resource_id,
+                self.resource_instance_id,
+            )
+            if value is not None
+        )
+
+    @property
+    def level(self) -> PathLevel:
+        return PathLevel(len(self.ids))
+
+    @property
+    def parent(self) -> Path:
+        ids = self.ids
+        if not ids:
+            raise InvalidPath("the root path has no parent")
+        return Path(*ids[:-1])
+
+    def child(self, child_id: int) -> Path:
+        if self.level is PathLevel.RESOURCE_INSTANCE:
+            raise InvalidPath(f"{self} is a resource instance and has no children")
+        return Path(*self.ids, child_id)
+
+    def contains(self, other: Path) -> bool:
+        """True when other is this path or below it."""
+        mine = self.ids
+        return other.ids[: len(mine)] == mine
+
+    @property
+    def resource_path(self) -> Path:
+        """The resource this path is, or belongs to (for resource-instance paths)."""
+        if self.level < PathLevel.RESOURCE:
+            raise InvalidPath(f"{self} is not a resource path")
+        return Path(self.object_id, self.instance_id, self.resource_id)
+
+    def __str__(self) -> str:
+        return "/" + "/".join(str(value) for value in self.ids)
+
+    def __repr__(self) -> str:
+        return f"Path({str(self)!r})"
