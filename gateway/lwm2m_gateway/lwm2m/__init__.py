@@ -1,1 +1,1 @@
-"""The LwM2M protocol: paths, values, codecs, the object model, and the server and bootstrap roles."""
+"""The LwM2M protocol: paths, values, codecs, the object model, the server role."""

@@ -1,14 +1,12 @@
 """The one place where CoAP response codes become typed LwM2M errors, and back.
 
-Every error carries what a user needs to act: the endpoint, the path, the content format, the reason.
+Every error carries what a user needs to act: the endpoint, the path, the format, the reason.
 Its `error_code` is the stable string the WebSocket API reports (docs/protocol.md).
 """
 
 from __future__ import annotations
 
-from aiocoap import numbers
-
-Code = numbers.codes.Code
+from aiocoap.numbers.codes import Code
 
 
 class Lwm2mError(Exception):
@@ -76,8 +74,11 @@ class DeviceError(Lwm2mError):
         endpoint: str | None = None,
         path: str | None = None,
     ):
-        super().__init__(f"{code.dotted} {code.name_printable}: {reason}".rstrip(": "),
-                         endpoint=endpoint, path=path)
+        super().__init__(
+            f"{code.dotted} {code.name_printable}: {reason}".rstrip(": "),
+            endpoint=endpoint,
+            path=path,
+        )
         self.coap_code = code
         self.error_code = ERROR_CODES.get(code, "device_error")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Self
@@ -55,11 +56,14 @@ class Path:
             if not part.isdigit():
                 raise InvalidPath(f"path {text!r}: {part!r} is not a decimal id")
             ids.append(int(part))
-        return cls(*ids)
+        return cls.from_ids(ids)
 
     @classmethod
-    def of(cls, *ids: int) -> Self:
-        return cls(*ids)
+    def from_ids(cls, ids: Sequence[int]) -> Self:
+        if len(ids) > 4:
+            raise InvalidPath(f"path {ids} has more than 4 levels")
+        padded: list[int | None] = [*ids, None, None, None, None]
+        return cls(padded[0], padded[1], padded[2], padded[3])
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -83,12 +87,12 @@ class Path:
         ids = self.ids
         if not ids:
             raise InvalidPath("the root path has no parent")
-        return Path(*ids[:-1])
+        return Path.from_ids(ids[:-1])
 
     def child(self, child_id: int) -> Path:
         if self.level is PathLevel.RESOURCE_INSTANCE:
             raise InvalidPath(f"{self} is a resource instance and has no children")
-        return Path(*self.ids, child_id)
+        return Path.from_ids((*self.ids, child_id))
 
     def contains(self, other: Path) -> bool:
         """True when other is this path or below it."""

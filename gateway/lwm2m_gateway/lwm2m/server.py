@@ -58,7 +58,10 @@ class Lwm2mServer:
         self, endpoint: str, paths: Sequence[Path], *, active: bool = True
     ) -> None: ...
     async def create(
-        self, endpoint: str, object_path: Path, records: Sequence[Record],
+        self,
+        endpoint: str,
+        object_path: Path,
+        records: Sequence[Record],
         instance_id: int | None = None,
     ) -> Path: ...
     async def delete(self, endpoint: str, path: Path) -> None: ...

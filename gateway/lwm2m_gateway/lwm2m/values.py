@@ -1,4 +1,4 @@
-"""Typed resource values shared by the codecs, the server and the API (LwM2M 1.1 core Appendix C)."""
+"""Typed resource values shared by codecs, server and API (LwM2M 1.1 core Appendix C)."""
 
 from __future__ import annotations
 

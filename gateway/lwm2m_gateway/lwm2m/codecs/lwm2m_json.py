@@ -1,0 +1,115 @@
+"""LwM2M JSON (11543, and 1543 of LwM2M 1.0), LwM2M 1.1 core §7.4.4.
+
+`{"bn": "/3/0/", "bt": t0, "e": [{"n": "0", "sv": "..."}, {"n": "9", "v": 87, "t": -5}]}`: one
+base name and a list of entries with the value keys v, bv, sv, ov.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import CodecError
+from ..paths import InvalidPath, Path, PathLevel
+from ..values import ObjectLink, Record, ResourceType, Value
+from .common import TypeResolver, number_as, type_of_value
+
+FMT = "LwM2M JSON"
+
+
+def decode_lwm2m_json(payload: bytes, base: Path, types: TypeResolver) -> list[Record]:
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CodecError(f"{FMT}: not JSON: {err}") from err
+    if not isinstance(doc, dict) or not isinstance(doc.get("e"), list):
+        raise CodecError(f'{FMT}: payload is not an object with an "e" array')
+    base_name = doc.get("bn", str(base) + "/" if base.level else "/")
+    base_time = doc.get("bt", 0)
+    if not isinstance(base_name, str) or isinstance(base_time, bool):
+        raise CodecError(f"{FMT}: bn must be text and bt a number")
+    if not isinstance(base_time, int | float):
+        raise CodecError(f"{FMT}: bt is not a number")
+    records = []
+    for index, entry in enumerate(doc["e"]):
+        if not isinstance(entry, dict):
+            raise CodecError(f"{FMT}: entry {index} is not an object")
+        name = entry.get("n", "")
+        if not isinstance(name, str):
+            raise CodecError(f"{FMT}: entry {index}: n is not text")
+        try:
+            path = Path.parse(base_name.rstrip("/") + "/" + name if name else base_name)
+        except InvalidPath as err:
+            raise CodecError(f"{FMT}: entry {index}: {err}") from err
+        if path.level < PathLevel.RESOURCE:
+            raise CodecError(f"{FMT}: entry {index} ({path}) is not a resource")
+        rtype = types(path.resource_path)
+        keys = [key for key in ("v", "bv", "sv", "ov") if key in entry]
+        if len(keys) != 1:
+            raise CodecError(f"{FMT}: entry {index} ({path}) needs exactly one of v, bv, sv, ov")
+        value = _value(keys[0], entry[keys[0]], rtype, path)
+        stamp: float | None = None
+        if "t" in entry or base_time:
+            offset = entry.get("t", 0)
+            if isinstance(offset, bool) or not isinstance(offset, int | float):
+                raise CodecError(f"{FMT}: entry {index}: t is not a number")
+            stamp = float(base_time + offset)
+        records.append(Record(path, value, stamp))
+    return records
+
+
+def _value(key: str, raw: object, rtype: ResourceType | None, path: Path) -> Value:
+    if key == "v":
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise CodecError(f"{FMT}: {path}: v is not a number", path=str(path))
+        return number_as(raw, rtype, FMT, path)
+    if key == "bv":
+        if not isinstance(raw, bool) or rtype not in (None, ResourceType.BOOLEAN):
+            raise CodecError(f"{FMT}: {path}: bv does not fit its type", path=str(path))
+        return raw
+    if not isinstance(raw, str):
+        raise CodecError(f"{FMT}: {path}: {key} is not text", path=str(path))
+    if key == "ov" or rtype is ResourceType.OBJLNK:
+        try:
+            return ObjectLink.parse(raw)
+        except ValueError as err:
+            raise CodecError(f"{FMT}: {path}: {err}", path=str(path)) from err
+    if rtype is ResourceType.OPAQUE:
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise CodecError(f"{FMT}: {path}: opaque sv is not base64", path=str(path)) from err
+    if rtype not in (None, ResourceType.STRING, ResourceType.CORELNK):
+        raise CodecError(f"{FMT}: {path} is {rtype.value}, got text", path=str(path))
+    return raw
+
+
+def encode_lwm2m_json(records: Sequence[Record], base: Path, types: TypeResolver) -> bytes:
+    prefix = f"{base}/" if base.level else "/"
+    entries: list[dict[str, Any]] = []
+    for record in records:
+        if not base.contains(record.path):
+            raise CodecError(f"{FMT}: record {record.path} is not under {base}")
+        entry: dict[str, Any] = {"n": str(record.path)[len(prefix) :]}
+        rtype = types(record.path.resource_path) or type_of_value(record.value)
+        value = record.value
+        if rtype is ResourceType.BOOLEAN:
+            entry["bv"] = bool(value)
+        elif rtype is ResourceType.OBJLNK:
+            entry["ov"] = str(value)
+        elif isinstance(value, bytes):
+            entry["sv"] = base64.b64encode(value).decode()
+        elif isinstance(value, int | float):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise CodecError(f"{FMT} cannot carry {value} at {record.path}")
+            entry["v"] = value
+        else:
+            entry["sv"] = str(value)
+        if record.time is not None:
+            entry["t"] = record.time
+        entries.append(entry)
+    return json.dumps({"bn": prefix, "e": entries}, separators=(",", ":")).encode()
