@@ -7,7 +7,6 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from lwm2m_gateway.lwm2m.codecs import ContentFormat, decode, encode
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType, Value
@@ -122,7 +121,9 @@ def test_opaque_carries_bytes_unchanged(payload: bytes) -> None:
     assert encode(records, ContentFormat.OPAQUE, path, types) == payload
 
 
-@pytest.mark.parametrize("fmt", [ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR])
+@pytest.mark.parametrize(
+    "fmt", [ContentFormat.SENML_JSON, ContentFormat.SENML_CBOR, ContentFormat.LWM2M_CBOR]
+)
 def test_composite_payload_at_root_names_full_paths(fmt: ContentFormat) -> None:
     records = [
         Record(Path(9000, 0, 1), 5),

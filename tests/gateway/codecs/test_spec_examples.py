@@ -7,7 +7,6 @@ import time
 
 import cbor2
 import pytest
-
 from lwm2m_gateway.lwm2m.codecs import ContentFormat, decode, encode
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType
@@ -40,8 +39,7 @@ DEVICE_TLV = bytes.fromhex(
     "C80209333435303030313233"
     "C303312E30"
     "86064100014101 05".replace(" ", "")
-    + "88070842000ED842011388"
-    "8708410 07D42010384".replace(" ", "")
+    + "88070842000ED8420113888708410 07D42010384".replace(" ", "")
     + "C10964"
     "C10A0F"
     "830B410000"
