@@ -1,0 +1,169 @@
+"""SQLite persistence, the embedded default: registrations, observations, last values, settings.
+
+Every write is its own short transaction (WAL, synchronous=NORMAL), so whatever a call has returned
+from survives a `kill -9` of the gateway. Reads happen once, at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+FILE_NAME = "gateway.sqlite3"
+
+
+class StoreError(Exception):
+    """The database cannot be used; the message names the file and what to do."""
+
+
+def _schema_1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE registrations (endpoint TEXT PRIMARY KEY, data TEXT NOT NULL);
+        CREATE TABLE observations (
+            endpoint TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+            PRIMARY KEY (endpoint, key));
+        CREATE TABLE resource_values (
+            endpoint TEXT NOT NULL, path TEXT NOT NULL, value TEXT NOT NULL,
+            timestamp REAL NOT NULL, PRIMARY KEY (endpoint, path));
+        """
+    )
+
+
+# Index i migrates user_version i to i + 1; later features append here, never edit old steps.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1]
+
+
+class Store:
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / FILE_NAME
+        try:
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{path} is not a usable SQLite database: {err}") from err
+        if version > len(MIGRATIONS):
+            db.close()
+            raise StoreError(
+                f"{path} has schema version {version}, newer than this gateway knows "
+                f"({len(MIGRATIONS)}): upgrade the gateway, or point --data-dir elsewhere"
+            )
+        for step in range(version, len(MIGRATIONS)):
+            with db:
+                db.execute("BEGIN")
+                MIGRATIONS[step](db)
+                db.execute(f"PRAGMA user_version={step + 1}")
+        store = cls(db, path)
+        if store.get_meta("gateway_id") is None:
+            store.set_meta("gateway_id", uuid.uuid4().hex)
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def gateway_id(self) -> str:
+        value = self.get_meta("gateway_id")
+        assert value is not None
+        return value
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def save_registration(self, endpoint: str, data: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO registrations (endpoint, data) VALUES (?, ?)",
+            (endpoint, json.dumps(data)),
+        )
+
+    def load_registrations(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for endpoint, data in self._db.execute("SELECT endpoint, data FROM registrations"):
+            if (parsed := _json(data, f"registration of {endpoint}")) is not None:
+                out[endpoint] = parsed
+        return out
+
+    def delete_endpoint(self, endpoint: str) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            for table in ("registrations", "observations", "resource_values"):
+                self._db.execute(f"DELETE FROM {table} WHERE endpoint = ?", (endpoint,))
+
+    def save_observation(self, endpoint: str, key: str, data: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO observations (endpoint, key, data) VALUES (?, ?, ?)",
+            (endpoint, key, json.dumps(data)),
+        )
+
+    def delete_observation(self, endpoint: str, key: str) -> None:
+        self._db.execute("DELETE FROM observations WHERE endpoint = ? AND key = ?", (endpoint, key))
+
+    def load_observations(self) -> dict[str, dict[str, dict[str, Any]]]:
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for endpoint, key, data in self._db.execute("SELECT endpoint, key, data FROM observations"):
+            if (parsed := _json(data, f"observation {key} of {endpoint}")) is not None:
+                out.setdefault(endpoint, {})[key] = parsed
+        return out
+
+    def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None:
+        rows = [(endpoint, path, json.dumps(value), stamp) for path, value, stamp in values]
+        if not rows:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO resource_values (endpoint, path, value, timestamp) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def delete_values(self, endpoint: str, path_prefix: str) -> None:
+        """Forget the values at and below a path (after a Delete of an instance)."""
+        self._db.execute(
+            "DELETE FROM resource_values WHERE endpoint = ? AND (path = ? OR path LIKE ?)",
+            (endpoint, path_prefix, path_prefix.rstrip("/") + "/%"),
+        )
+
+    def load_values(self) -> dict[str, dict[str, tuple[Any, float]]]:
+        out: dict[str, dict[str, tuple[Any, float]]] = {}
+        rows = self._db.execute("SELECT endpoint, path, value, timestamp FROM resource_values")
+        for endpoint, path, value, stamp in rows:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                _LOGGER.warning("Skipping an unreadable stored value of %s %s", endpoint, path)
+                continue
+            out.setdefault(endpoint, {})[path] = (parsed, float(stamp))
+        return out
+
+
+def _json(text: str, what: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        _LOGGER.warning("Skipping the unreadable stored %s", what)
+        return None
+    if not isinstance(value, dict):
+        _LOGGER.warning("Skipping the stored %s: not an object", what)
+        return None
+    return value
