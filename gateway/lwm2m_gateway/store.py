@@ -103,6 +103,10 @@ class Store:
                 out[endpoint] = parsed
         return out
 
+    def delete_registration(self, endpoint: str) -> None:
+        """Forget a registration but keep its observations and values for when it comes back."""
+        self._db.execute("DELETE FROM registrations WHERE endpoint = ?", (endpoint,))
+
     def delete_endpoint(self, endpoint: str) -> None:
         with self._db:
             self._db.execute("BEGIN")

@@ -63,6 +63,13 @@ class DeviceTimeout(Lwm2mError):
     coap_code = Code.GATEWAY_TIMEOUT
 
 
+class QueueFull(Lwm2mError):
+    """Too many requests already wait for this sleeping queue-mode device."""
+
+    error_code = "queue_full"
+    coap_code = Code.SERVICE_UNAVAILABLE
+
+
 class DeviceError(Lwm2mError):
     """The device answered with a CoAP error code; `coap_code` is that code."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -22,7 +23,8 @@ class PathLevel(IntEnum):
     RESOURCE_INSTANCE = 4
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True, slots=True)
 class Path:
     """A path from the root ("/") down to a resource instance; unset trailing ids are None."""
 
@@ -105,6 +107,12 @@ class Path:
         if self.level < PathLevel.RESOURCE:
             raise InvalidPath(f"{self} is not a resource path")
         return Path(self.object_id, self.instance_id, self.resource_id)
+
+    def __lt__(self, other: object) -> bool:
+        """Paths sort as their id tuples: /3 < /3/0 < /3/0/1 < /4."""
+        if not isinstance(other, Path):
+            return NotImplemented
+        return self.ids < other.ids
 
     def __str__(self) -> str:
         return "/" + "/".join(str(value) for value in self.ids)

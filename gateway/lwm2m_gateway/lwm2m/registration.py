@@ -1,0 +1,189 @@
+"""Registrations: what a Register or Update says, validated (LwM2M 1.1 core §6.2, Transport §6.2).
+
+Pure data and parsing, no I/O: the server feeds it the query, payload and source address of a
+request and gets back a Registration or a BadRequest naming exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import BadRequest
+from .links import parse_link_format
+from .paths import InvalidPath, Path
+
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+DEFAULT_LIFETIME = 86400  # LwM2M 1.1 core §6.2.1: lt defaults to 86400 s
+MAX_ENDPOINT_LENGTH = 255
+
+
+@dataclass(slots=True)
+class ObjectEntry:
+    """One announced object: its version (`ver=`) and the instances the device listed."""
+
+    version: str | None = None
+    instances: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Registration:
+    endpoint: str
+    registration_id: str
+    lifetime: int
+    lwm2m_version: str
+    binding: str
+    queue_mode: bool
+    address: str  # host:port, as in a coap:// URI ("[::1]:5683" for IPv6)
+    sms: str | None = None
+    root_path: str = "/"
+    objects: dict[int, ObjectEntry] = field(default_factory=dict)
+    content_formats: list[int] = field(default_factory=list)
+    registered_at: float = field(default_factory=time.time)
+    last_update: float = field(default_factory=time.time)
+
+    @property
+    def expires_at(self) -> float:
+        return self.last_update + self.lifetime
+
+    def object_versions(self) -> dict[int, str]:
+        return {oid: entry.version for oid, entry in self.objects.items() if entry.version}
+
+    def uri(self, path: Path) -> str:
+        root = self.root_path.rstrip("/")
+        return f"coap://{self.address}{root}{path if path.level else '/'}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["objects"] = {str(oid): asdict(entry) for oid, entry in self.objects.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Registration:
+        values = dict(data)
+        values["objects"] = {
+            int(oid): ObjectEntry(**entry) for oid, entry in data.get("objects", {}).items()
+        }
+        return cls(**values)
+
+
+def _query(options: Sequence[str]) -> dict[str, str | None]:
+    params: dict[str, str | None] = {}
+    for item in options:
+        name, sep, value = item.partition("=")
+        params[name] = value if sep else None
+    return params
+
+
+def _lifetime(value: str | None) -> int:
+    if value is None or not value.isdigit() or int(value) == 0:
+        raise BadRequest(f"lt must be a positive number of seconds, got {value!r}")
+    return int(value)
+
+
+def _binding(value: str | None, version: str) -> str:
+    if not value:
+        raise BadRequest("b must name a binding, e.g. b=U")
+    allowed = "UQS" if version == "1.0" else "UQSTN"
+    if any(c not in allowed for c in value) or len(set(value)) != len(value):
+        raise BadRequest(f"b={value!r} is not a binding of LwM2M {version} ({allowed})")
+    return value
+
+
+def _parse_links(payload: bytes) -> tuple[str, list[int], dict[int, ObjectEntry]]:
+    """Root path, content formats and objects from a Register/Update payload (§6.2.1.1)."""
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadRequest("registration payload is not UTF-8 link format") from err
+    links = parse_link_format(text)
+    root, formats = "/", []
+    for link in links:
+        if link.params.get("rt") == "oma.lwm2m":
+            root = link.target.rstrip("/") or "/"
+            raw = link.params.get("ct") or ""
+            for token in raw.replace('"', " ").split():
+                if not token.isdigit():
+                    raise BadRequest(f"ct={raw!r} on <{link.target}> is not a list of numbers")
+                formats.append(int(token))
+    prefix = "" if root == "/" else root
+    objects: dict[int, ObjectEntry] = {}
+    for link in links:
+        if link.params.get("rt") == "oma.lwm2m" or link.target in ("/", root):
+            continue
+        target = link.target
+        if prefix and target.startswith(prefix + "/"):
+            target = target[len(prefix) :]
+        try:
+            path = Path.parse(target)
+        except InvalidPath as err:
+            raise BadRequest(f"<{link.target}> is not an object or instance link: {err}") from err
+        if path.object_id is None or path.resource_id is not None:
+            raise BadRequest(f"<{link.target}> is not an object or instance link")
+        entry = objects.setdefault(path.object_id, ObjectEntry())
+        if (version := link.params.get("ver")) is not None:
+            entry.version = version
+        if path.instance_id is not None and path.instance_id not in entry.instances:
+            entry.instances.append(path.instance_id)
+    return root, formats, objects
+
+
+def parse_register(query: Sequence[str], payload: bytes, address: str) -> Registration:
+    """A Register request (POST /rd?ep=...&lt=...) as a new Registration."""
+    params = _query(query)
+    endpoint = params.get("ep")
+    if not endpoint:
+        raise BadRequest("Register needs the endpoint name: ep=<name>")
+    if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isprintable():
+        raise BadRequest(f"ep must be printable and at most {MAX_ENDPOINT_LENGTH} characters")
+    version = params.get("lwm2m") or "1.0"
+    if version not in SUPPORTED_VERSIONS:
+        raise BadRequest(f"lwm2m={version} is not supported ({', '.join(SUPPORTED_VERSIONS)})")
+    lifetime = _lifetime(params["lt"]) if "lt" in params else DEFAULT_LIFETIME
+    binding = _binding(params["b"], version) if "b" in params else "U"
+    queue_mode = "Q" in binding or "Q" in params
+    root, formats, objects = _parse_links(payload)
+    return Registration(
+        endpoint=endpoint,
+        registration_id=secrets.token_hex(4),
+        lifetime=lifetime,
+        lwm2m_version=version,
+        binding=binding,
+        queue_mode=queue_mode,
+        address=address,
+        sms=params.get("sms"),
+        root_path=root,
+        objects=objects,
+        content_formats=formats,
+    )
+
+
+def apply_update(
+    registration: Registration, query: Sequence[str], payload: bytes, address: str
+) -> bool:
+    """Apply an Update (POST /rd/<id>); returns True when the object links changed."""
+    params = _query(query)
+    unknown = set(params) - {"lt", "b", "sms", "Q"}
+    if unknown:
+        raise BadRequest(f"Update does not take {', '.join(sorted(unknown))}")
+    if "lt" in params:
+        registration.lifetime = _lifetime(params["lt"])
+    if "b" in params:
+        registration.binding = _binding(params["b"], registration.lwm2m_version)
+        registration.queue_mode = "Q" in registration.binding or "Q" in params
+    if "sms" in params:
+        registration.sms = params["sms"]
+    registration.address = address
+    registration.last_update = time.time()
+    if not payload:
+        return False
+    root, formats, objects = _parse_links(payload)
+    changed = objects != registration.objects or root != registration.root_path
+    registration.root_path = root
+    registration.objects = objects
+    if formats:
+        registration.content_formats = formats
+    return changed
