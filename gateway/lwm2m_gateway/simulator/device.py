@@ -242,7 +242,13 @@ class SimulatedDevice:
             return path.object_id in self.instances
         if path.level is PathLevel.INSTANCE:
             return path.instance_id in self.instances.get(path.object_id or 0, set())
-        return path in self.executables or any(path.contains(p) for p in self.values)
+        if path in self.executables or any(path.contains(p) for p in self.values):
+            return True
+        instance = Path(path.object_id, path.instance_id)
+        defined = self.registry.resource(
+            path.object_id or 0, path.resource_id or 0, OBJECT_VERSIONS.get(path.object_id or 0)
+        )
+        return defined is not None and self._exists(instance)
 
     # --- requests ------------------------------------------------------------------------------
 

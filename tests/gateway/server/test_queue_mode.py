@@ -1,0 +1,61 @@
+"""Queue mode (LwM2M 1.1 core §6.5): requests wait for a sleeping device and go when it wakes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lwm2m_gateway.lwm2m.errors import DeviceTimeout, QueueFull
+from lwm2m_gateway.lwm2m.paths import Path
+from tests.gateway.conftest import DeviceFactory
+
+
+async def test_requests_wait_until_the_device_wakes(
+    make_server: object, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server(awake_time=0.5)  # type: ignore[operator]
+    device = await make_device(lwm2m, "sleepy", binding="UQ", auto_update=False)
+    registered = await events.wait("endpoint_registered", "sleepy")
+    assert registered.data["queue_mode"] is True
+    await device.sleep()
+    await events.wait("endpoint_asleep", "sleepy", timeout=5)
+    assert lwm2m.endpoint_state("sleepy")["asleep"] is True
+    assert lwm2m.endpoint_state("sleepy")["online"] is True
+    served = len(device.requests)
+    read = asyncio.create_task(lwm2m.read("sleepy", [Path(3303, 0, 5700)]))
+    await asyncio.sleep(0.5)
+    assert not read.done()
+    assert len(device.requests) == served  # nothing was sent to the sleeping device
+    await device.wake()  # sends an Update
+    (record,) = await asyncio.wait_for(read, 5)
+    assert record.value == 21.5
+    assert "endpoint_awake" in events.names("sleepy")
+
+
+async def test_a_device_that_stays_asleep_times_out(
+    make_server: object, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server(awake_time=0.2, queue_timeout=0.5)  # type: ignore[operator]
+    device = await make_device(lwm2m, "gone", binding="UQ", auto_update=False)
+    await events.wait("endpoint_registered", "gone")
+    await device.sleep()
+    await events.wait("endpoint_asleep", "gone", timeout=5)
+    with pytest.raises(DeviceTimeout, match="stayed asleep"):
+        await lwm2m.read("gone", [Path(3, 0)])
+
+
+async def test_the_queue_per_device_is_bounded(
+    make_server: object, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server(awake_time=0.2, queue_limit=2)  # type: ignore[operator]
+    device = await make_device(lwm2m, "full", binding="UQ", auto_update=False)
+    await events.wait("endpoint_registered", "full")
+    await device.sleep()
+    await events.wait("endpoint_asleep", "full", timeout=5)
+    waiting = [asyncio.create_task(lwm2m.read("full", [Path(3, 0, 0)])) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    with pytest.raises(QueueFull):
+        await lwm2m.read("full", [Path(3, 0, 0)])
+    await device.wake()
+    assert all(r[0].value == "ha-lwm2m" for r in await asyncio.gather(*waiting))
