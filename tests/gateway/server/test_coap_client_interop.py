@@ -1,0 +1,61 @@
+"""An independent CoAP peer (libcoap's coap-client-openssl) registers, updates and de-registers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import pytest
+from lwm2m_gateway.lwm2m.server import Lwm2mServer
+
+from tests.gateway.conftest import Events
+
+CLIENT = shutil.which("coap-client-openssl")
+
+
+@pytest.fixture(autouse=True)
+def require_client() -> None:
+    if CLIENT is None:
+        if os.environ.get("LWM2M_REQUIRE_PEERS") == "1":
+            pytest.fail("coap-client-openssl is required (Debian libcoap3-bin)")
+        pytest.skip("coap-client-openssl is not installed (Debian libcoap3-bin)")
+
+
+async def coap_client(*args: str) -> str:
+    assert CLIENT is not None
+    process = await asyncio.create_subprocess_exec(
+        CLIENT, "-B", "5", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    return (out + err).decode()
+
+
+async def test_libcoap_client_registers_updates_and_deregisters(
+    make_server: object,
+) -> None:
+    lwm2m, events = await make_server(initial_read=False)  # type: ignore[operator]
+    base = f"coap://127.0.0.1:{lwm2m.coap_port}"
+    await coap_client(
+        "-m", "post", "-t", "40", "-e", '</>;rt="oma.lwm2m";ct=110,</3/0>,</3303/0>;ver=1.1',
+        f"{base}/rd?ep=libcoap-device&lt=60&lwm2m=1.1&b=U",
+    )  # fmt: skip
+    registered = await events.wait("endpoint_registered", "libcoap-device")
+    assert [o["id"] for o in registered.data["objects"]] == [3, 3303]
+    registration_id = registered.data["registration_id"]
+    await coap_client("-m", "post", f"{base}/rd/{registration_id}?lt=120")
+    await events.wait("endpoint_updated", "libcoap-device")
+    assert lwm2m.endpoint_state("libcoap-device")["lifetime"] == 120
+    await coap_client("-m", "delete", f"{base}/rd/{registration_id}")
+    await events.wait("endpoint_deregistered", "libcoap-device", reason="deregistered")
+
+
+async def test_libcoap_client_gets_4_00_for_a_register_without_endpoint(
+    server: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, _ = server
+    output = await coap_client(
+        "-m", "post", "-e", "</3/0>", f"coap://127.0.0.1:{lwm2m.coap_port}/rd?lt=60"
+    )
+    assert "4.00" in output
+    assert lwm2m.endpoint_names() == []
