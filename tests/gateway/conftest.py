@@ -30,13 +30,16 @@ class Events:
             self._changed.notify_all()
 
     async def wait(
-        self, name: str, endpoint: str | None = None, timeout: float = 10.0, **data: Any
+        self, name: str, endpoint: str | None = None, wait_s: float = 10.0, **data: Any
     ) -> ServerEvent:
         def match() -> ServerEvent | None:
             for event in self.seen:
-                if event.name == name and endpoint in (None, event.endpoint):
-                    if all(event.data.get(k) == v for k, v in data.items()):
-                        return event
+                if (
+                    event.name == name
+                    and endpoint in (None, event.endpoint)
+                    and all(event.data.get(k) == v for k, v in data.items())
+                ):
+                    return event
             return None
 
         async def until() -> ServerEvent:
@@ -45,7 +48,7 @@ class Events:
                     await self._changed.wait()
                 return found
 
-        return await asyncio.wait_for(until(), timeout)
+        return await asyncio.wait_for(until(), wait_s)
 
     def names(self, endpoint: str) -> list[str]:
         return [e.name for e in self.seen if e.endpoint == endpoint]

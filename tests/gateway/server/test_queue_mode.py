@@ -19,7 +19,7 @@ async def test_requests_wait_until_the_device_wakes(
     registered = await events.wait("endpoint_registered", "sleepy")
     assert registered.data["queue_mode"] is True
     await device.sleep()
-    await events.wait("endpoint_asleep", "sleepy", timeout=5)
+    await events.wait("endpoint_asleep", "sleepy", wait_s=5)
     assert lwm2m.endpoint_state("sleepy")["asleep"] is True
     assert lwm2m.endpoint_state("sleepy")["online"] is True
     served = len(device.requests)
@@ -40,7 +40,7 @@ async def test_a_device_that_stays_asleep_times_out(
     device = await make_device(lwm2m, "gone", binding="UQ", auto_update=False)
     await events.wait("endpoint_registered", "gone")
     await device.sleep()
-    await events.wait("endpoint_asleep", "gone", timeout=5)
+    await events.wait("endpoint_asleep", "gone", wait_s=5)
     with pytest.raises(DeviceTimeout, match="stayed asleep"):
         await lwm2m.read("gone", [Path(3, 0)])
 
@@ -52,7 +52,7 @@ async def test_the_queue_per_device_is_bounded(
     device = await make_device(lwm2m, "full", binding="UQ", auto_update=False)
     await events.wait("endpoint_registered", "full")
     await device.sleep()
-    await events.wait("endpoint_asleep", "full", timeout=5)
+    await events.wait("endpoint_asleep", "full", wait_s=5)
     waiting = [asyncio.create_task(lwm2m.read("full", [Path(3, 0, 0)])) for _ in range(2)]
     await asyncio.sleep(0.1)
     with pytest.raises(QueueFull):

@@ -94,7 +94,7 @@ async def test_lifetime_expiry_deregisters_with_reason_expired(
 ) -> None:
     lwm2m, events = await make_server(expiry_grace=0.0)  # type: ignore[operator]
     await make_device(lwm2m, "short", lifetime=1, auto_update=False)
-    event = await events.wait("endpoint_deregistered", "short", timeout=5)
+    event = await events.wait("endpoint_deregistered", "short", wait_s=5)
     assert event.data["reason"] == "expired"
 
 
