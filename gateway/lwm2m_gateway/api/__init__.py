@@ -1,0 +1,6 @@
+"""The local WebSocket API Home Assistant talks to (the contract is docs/protocol.md)."""
+
+from .messages import MIN_SUPPORTED_SCHEMA_VERSION, SCHEMA_VERSION
+from .server import ApiServer
+
+__all__ = ["MIN_SUPPORTED_SCHEMA_VERSION", "SCHEMA_VERSION", "ApiServer"]

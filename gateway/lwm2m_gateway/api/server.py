@@ -1,0 +1,181 @@
+"""The WebSocket endpoint: auth, one task per command, events fanned out to listening clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from .. import __version__
+from ..lwm2m.errors import Lwm2mError
+from ..lwm2m.model import ObjectRegistry
+from ..lwm2m.server import Lwm2mServer, ServerEvent
+from .commands import CommandContext, run_command
+from .messages import (
+    ApiError,
+    ErrorResultMessage,
+    EventMessage,
+    ServerInfoMessage,
+    SuccessResultMessage,
+)
+
+_LOGGER = logging.getLogger(__name__)
+SEND_QUEUE = 20000  # frames a slow client may lag behind before it is disconnected
+
+
+class Connection:
+    """One client: a bounded outbox drained by a writer task, so a slow client never blocks us."""
+
+    def __init__(self, ws: web.WebSocketResponse, peer: str) -> None:
+        self.ws = ws
+        self.peer = peer
+        self.listening = False
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.outbox.put_nowait(json.dumps(message))
+        except asyncio.QueueFull:
+            _LOGGER.warning("Disconnecting %s: %d frames behind", self.peer, SEND_QUEUE)
+            self.listening = False
+            self.tasks.add(asyncio.ensure_future(self._close_slow()))
+
+    async def _close_slow(self) -> None:
+        await self.ws.close(message=b"too slow")
+
+    async def write_loop(self) -> None:
+        while (frame := await self.outbox.get()) is not None:
+            if self.ws.closed:
+                return
+            await self.ws.send_str(frame)
+
+
+class ApiServer:
+    def __init__(
+        self,
+        server: Lwm2mServer,
+        registry: ObjectRegistry,
+        gateway_id: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+    ) -> None:
+        self.server = server
+        self.registry = registry
+        self.gateway_id = gateway_id
+        self.host = host
+        self.port = port
+        self.token = token
+        self.connections: set[Connection] = set()
+        self._runner: web.AppRunner | None = None
+        self._unsubscribe = server.subscribe(self._on_event)
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/ws", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        for connection in list(self.connections):
+            await connection.ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    def _on_event(self, event: ServerEvent) -> None:
+        message = EventMessage(event.name, dict(event.data)).to_json()
+        for connection in list(self.connections):
+            if connection.listening:
+                connection.send(message)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.token is not None:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                _LOGGER.warning("Refused an API client from %s: bad token", request.remote)
+                raise web.HTTPUnauthorized(text="a valid Authorization: Bearer token is required")
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 * 1024 * 1024)
+        await ws.prepare(request)
+        connection = Connection(ws, str(request.remote))
+        self.connections.add(connection)
+        writer = asyncio.create_task(connection.write_loop())
+        connection.send(ServerInfoMessage(__version__, self.gateway_id).to_json())
+        context = CommandContext(self.server, self.registry, lambda: None)
+
+        def start_listening() -> None:
+            connection.listening = True
+
+        context.start_listening = start_listening
+        try:
+            async for frame in ws:
+                if frame.type == WSMsgType.TEXT:
+                    self._dispatch(connection, context, frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    connection.send(
+                        ErrorResultMessage(
+                            None, "invalid_message", {"message": "frames must be JSON text"}
+                        ).to_json()
+                    )
+        finally:
+            self.connections.discard(connection)
+            for task in connection.tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.QueueFull):
+                connection.outbox.put_nowait(None)
+            writer.cancel()
+        return ws
+
+    def _dispatch(self, connection: Connection, context: CommandContext, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("command"), str):
+            message_id = message.get("message_id") if isinstance(message, dict) else None
+            connection.send(
+                ErrorResultMessage(
+                    message_id,
+                    "invalid_message",
+                    {"message": "expected a JSON object with message_id, command and args"},
+                ).to_json()
+            )
+            return
+        task = asyncio.ensure_future(self._run(connection, context, message))
+        connection.tasks.add(task)
+        task.add_done_callback(connection.tasks.discard)
+
+    async def _run(
+        self, connection: Connection, context: CommandContext, message: dict[str, Any]
+    ) -> None:
+        message_id = message.get("message_id")
+        try:
+            result = await run_command(context, message["command"], message.get("args", {}))
+        except ApiError as err:
+            reply = ErrorResultMessage(message_id, err.error_code, err.details).to_json()
+        except Lwm2mError as err:
+            reply = ErrorResultMessage(message_id, err.error_code, err.details()).to_json()
+        except Exception as err:
+            _LOGGER.exception("Command %s failed", message.get("command"))
+            reply = ErrorResultMessage(
+                message_id, "internal_error", {"message": f"{type(err).__name__}: {err}"}
+            ).to_json()
+        else:
+            reply = SuccessResultMessage(message_id, result).to_json()
+        connection.send(reply)

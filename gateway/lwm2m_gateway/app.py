@@ -1,0 +1,71 @@
+"""The Gateway: the store, the object model, the LwM2M server and the API, wired and started."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiocoap.error
+
+from . import __version__
+from .api import ApiServer
+from .config import GatewayConfig
+from .lwm2m.model import ObjectRegistry
+from .lwm2m.server import Lwm2mServer, ServerConfig
+from .store import Store
+
+_LOGGER = logging.getLogger("lwm2m_gateway")
+
+
+def quiet_coap_shutdown(loop: asyncio.AbstractEventLoop) -> None:
+    """aiocoap leaves LibraryShutdown futures unretrieved when a context shuts down with
+    observations still open; that is the normal end of an observation, not an error."""
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), aiocoap.error.LibraryShutdown):
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        self.store = Store.open(config.data_dir)
+        self.registry = ObjectRegistry.builtin()
+        if config.objects_dir is not None:
+            for error in self.registry.load_dir(config.objects_dir):
+                _LOGGER.warning("%s", error)
+        self.server = Lwm2mServer(
+            store=self.store,
+            registry=self.registry,
+            config=ServerConfig(
+                host=config.coap_host,
+                coap_port=config.coap_port,
+                request_timeout=config.request_timeout,
+                queue_timeout=config.queue_timeout,
+            ),
+        )
+        self.api = ApiServer(
+            self.server,
+            self.registry,
+            self.store.gateway_id,
+            host=config.api_host,
+            port=config.api_port,
+            token=config.token,
+        )
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.api.start()
+        _LOGGER.info(
+            "lwm2m-gateway %s listening coap=udp://%s:%d api=%s",
+            __version__, self.config.coap_host, self.server.coap_port, self.api.url,
+        )  # fmt: skip
+
+    async def stop(self) -> None:
+        await self.api.stop()
+        await self.server.stop()
+        self.store.close()

@@ -1,0 +1,94 @@
+"""Gateway settings from the command line and an optional TOML file, validated with voluptuous."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PORT = vol.All(int, vol.Range(min=0, max=65535))
+
+SCHEMA = vol.Schema(
+    {
+        vol.Optional("coap_host", default="127.0.0.1"): str,
+        vol.Optional("coap_port", default=5683): PORT,
+        vol.Optional("api_host", default="127.0.0.1"): str,
+        vol.Optional("api_port", default=8765): PORT,
+        vol.Optional("data_dir", default="./data"): str,
+        vol.Optional("objects_dir", default=None): vol.Any(None, str),
+        vol.Optional("token", default=None): vol.Any(None, vol.All(str, vol.Length(min=8))),
+        vol.Optional("log_level", default="INFO"): vol.All(str, vol.Upper, vol.In(LOG_LEVELS)),
+        vol.Optional("queue_timeout", default=300.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional("request_timeout", default=30.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1)
+        ),
+    },
+    extra=vol.PREVENT_EXTRA,
+)
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    coap_host: str
+    coap_port: int
+    api_host: str
+    api_port: int
+    data_dir: Path
+    objects_dir: Path | None
+    token: str | None
+    log_level: str
+    queue_timeout: float
+    request_timeout: float
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
+    """File settings, then command-line overrides (None means not given), validated together."""
+    raw: dict[str, Any] = {}
+    if file is not None:
+        try:
+            raw = tomllib.loads(file.read_text())
+        except OSError as err:
+            raise ConfigError(f"config file {file}: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {file}: {err}") from err
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        valid = SCHEMA(raw)
+    except vol.MultipleInvalid as err:
+        first = err.errors[0]
+        field = ".".join(str(p) for p in first.path) or "config"
+        raise ConfigError(f"{field}: {first.msg}") from err
+    if not _is_loopback(valid["api_host"]) and valid["token"] is None:
+        raise ConfigError(
+            f"api_host: {valid['api_host']} is not loopback; set a token (--token) to expose the API"
+        )
+    return GatewayConfig(
+        coap_host=valid["coap_host"],
+        coap_port=valid["coap_port"],
+        api_host=valid["api_host"],
+        api_port=valid["api_port"],
+        data_dir=Path(valid["data_dir"]),
+        objects_dir=Path(valid["objects_dir"]) if valid["objects_dir"] else None,
+        token=valid["token"],
+        log_level=valid["log_level"],
+        queue_timeout=valid["queue_timeout"],
+        request_timeout=valid["request_timeout"],
+    )

@@ -1,0 +1,245 @@
+"""The WebSocket API (docs/protocol.md) against a real gateway and simulated devices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path as FilePath
+from typing import Any
+
+import aiohttp
+import pytest
+from lwm2m_gateway.app import Gateway
+from lwm2m_gateway.config import load_config
+from lwm2m_gateway.simulator import SimulatedDevice
+
+
+class Client:
+    """A test client speaking the protocol: commands by id, events collected."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, info: dict[str, Any]) -> None:
+        self.ws = ws
+        self.info = info
+        self.next_id = 0
+        self.results: dict[Any, asyncio.Future[dict[str, Any]]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.event_added = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            message = frame.json()
+            if message["type"] == "result":
+                future = self.results.pop(message["message_id"], None)
+                if future is not None:
+                    future.set_result(message)
+            else:
+                self.events.append(message)
+                self.event_added.set()
+
+    async def call(self, command: str, **args: Any) -> dict[str, Any]:
+        self.next_id += 1
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.results[self.next_id] = future
+        await self.ws.send_json({"message_id": self.next_id, "command": command, "args": args})
+        return await asyncio.wait_for(future, 15)
+
+    async def raw(self, text: str, message_id: Any = None) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.results[message_id] = future
+        await self.ws.send_str(text)
+        return await asyncio.wait_for(future, 5)
+
+    async def event(self, name: str, **data: Any) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            while True:
+                for event in self.events:
+                    if event["event"] == name and all(
+                        event["data"].get(k) == v for k, v in data.items()
+                    ):
+                        return event
+                self.event_added.clear()
+                await self.event_added.wait()
+
+        return await asyncio.wait_for(find(), 10)
+
+
+@pytest.fixture
+async def gateway(tmp_path: FilePath) -> AsyncIterator[Gateway]:
+    config = load_config(
+        None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path), "request_timeout": 5}
+    )
+    gateway = Gateway(config)
+    await gateway.start()
+    yield gateway
+    await gateway.stop()
+
+
+@pytest.fixture
+async def client(gateway: Gateway) -> AsyncIterator[Client]:
+    async with aiohttp.ClientSession() as session, session.ws_connect(gateway.api.url) as ws:
+        info = await ws.receive_json()
+        client = Client(ws, info)
+        yield client
+        client.reader.cancel()
+
+
+@pytest.fixture
+async def device(gateway: Gateway) -> AsyncIterator[SimulatedDevice]:
+    device = SimulatedDevice("api-dev", f"coap://127.0.0.1:{gateway.server.coap_port}")
+    await device.start()
+    yield device
+    await device.stop()
+
+
+async def test_server_info_comes_first(client: Client, gateway: Gateway) -> None:
+    assert client.info == {
+        "type": "server_info",
+        "schema_version": 1,
+        "min_supported_schema_version": 1,
+        "gateway_version": "0.1.0",
+        "gateway_id": gateway.store.gateway_id,
+    }
+
+
+async def test_start_listening_returns_state_then_streams_events(
+    client: Client, gateway: Gateway
+) -> None:
+    result = await client.call("start_listening")
+    assert result["success"] is True
+    assert result["result"] == {"endpoints": []}
+    device = SimulatedDevice("late", f"coap://127.0.0.1:{gateway.server.coap_port}")
+    await device.start()
+    try:
+        registered = await client.event("endpoint_registered", endpoint="late")
+        assert registered["data"]["online"] is True
+        observed = await client.call("observe", endpoint="late", path="/3303/0/5700")
+        assert observed["result"]["values"][0]["value"] == 21.5
+        device.set_value("/3303/0/5700", 26.5)
+        changed = await client.event("resource_changed", endpoint="late", value=26.5)
+        assert changed["data"]["path"] == "/3303/0/5700"
+        again = await client.call("start_listening")
+        assert [e["endpoint"] for e in again["result"]["endpoints"]] == ["late"]
+    finally:
+        await device.deregister()
+        await device.stop()
+    gone = await client.event("endpoint_deregistered", endpoint="late")
+    assert gone["data"]["reason"] == "deregistered"
+
+
+async def test_commands_reach_the_device(
+    client: Client, device: SimulatedDevice, gateway: Gateway
+) -> None:
+    await client.call("start_listening")
+    await client.event("endpoint_registered", endpoint="api-dev")
+    read = await client.call("read", endpoint="api-dev", path="/3/0/0")
+    assert read["result"]["values"] == [{"path": "/3/0/0", "value": "ha-lwm2m", "timestamp": None}]
+    composite = await client.call("read", endpoint="api-dev", paths=["/3/0/9", "/3303/0/5700"])
+    assert {v["path"] for v in composite["result"]["values"]} == {"/3/0/9", "/3303/0/5700"}
+    assert (await client.call("write", endpoint="api-dev", path="/3312/0/5850", value=True))[
+        "success"
+    ]
+    assert device.value("/3312/0/5850") is True
+    instance = await client.call(
+        "write", endpoint="api-dev", path="/3311/0", values={"5851": 30, "5850": 1}
+    )
+    assert instance["success"], instance
+    assert device.value("/3311/0/5851") == 30
+    assert device.value("/3311/0/5850") is True  # 1 typed as the model's boolean
+    composite_write = await client.call("write", endpoint="api-dev", values={"/3312/0/5850": False})
+    assert composite_write["success"], composite_write
+    assert device.value("/3312/0/5850") is False
+    assert (await client.call("execute", endpoint="api-dev", path="/3/0/4", args="0"))["success"]
+    assert device.executed[-1][1] == "0"
+    attributes = await client.call(
+        "write_attributes", endpoint="api-dev", path="/3303/0/5700", pmin=1, pmax=30
+    )
+    assert attributes["success"]
+    links = await client.call("discover", endpoint="api-dev", path="/3303/0")
+    assert {"path": "/3303/0/5700", "attributes": {"pmin": "1", "pmax": "30"}} in links["result"][
+        "links"
+    ]
+    created = await client.call("create", endpoint="api-dev", path="/3303", values={"5700": 3})
+    assert created["result"]["path"].startswith("/3303/")
+    assert (await client.call("delete", endpoint="api-dev", path=created["result"]["path"]))[
+        "success"
+    ]
+    model = await client.call("get_object_model", object_id=3303)
+    assert model["result"]["objects"][0]["name"] == "Temperature"
+    endpoint = await client.call("get_endpoint", endpoint="api-dev")
+    assert endpoint["result"]["endpoint"] == "api-dev"
+    removed = await client.call("remove_endpoint", endpoint="api-dev")
+    assert removed["success"]
+    assert (await client.event("endpoint_deregistered", endpoint="api-dev"))["data"][
+        "reason"
+    ] == "removed"
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "code", "message"),
+    [
+        ("fly", {}, "unknown_command", "unknown command 'fly'"),
+        ("read", {"path": "/3/0"}, "invalid_args", "endpoint"),
+        ("read", {"endpoint": "x", "path": "/3/a"}, "invalid_args", "path"),
+        ("read", {"endpoint": "x"}, "invalid_args", "path: required"),
+        ("read", {"endpoint": "nobody", "path": "/3/0"}, "unknown_endpoint", "nobody"),
+        (
+            "write_attributes",
+            {"endpoint": "x", "path": "/3/0", "pmin": "soon"},
+            "invalid_args",
+            "pmin",
+        ),
+        ("execute", {"endpoint": "x", "path": "/3/0"}, "invalid_args", "not a resource"),
+    ],
+)
+async def test_bad_commands_get_error_codes_naming_the_field(
+    client: Client, command: str, args: dict[str, Any], code: str, message: str
+) -> None:
+    result = await client.call(command, **args)
+    assert result["success"] is False
+    assert result["error_code"] == code
+    assert message in result["details"]["message"]
+
+
+async def test_a_wrongly_typed_write_names_the_type(
+    client: Client, device: SimulatedDevice
+) -> None:
+    await client.call("start_listening")
+    await client.event("endpoint_registered", endpoint="api-dev")
+    result = await client.call("write", endpoint="api-dev", path="/3311/0/5851", value="bright")
+    assert result["error_code"] == "invalid_args"
+    assert "integer" in result["details"]["message"]
+    refused = await client.call("write", endpoint="api-dev", path="/3303/0/5700", value=1.0)
+    assert refused["error_code"] == "method_not_allowed"
+    assert refused["details"]["coap_code"] == "4.05"
+
+
+@pytest.mark.parametrize(
+    ("frame", "message_id"),
+    [("{not json", None), ("[1, 2]", None), ('{"message_id": 7}', 7), ('"text"', None)],
+)
+async def test_malformed_frames_are_invalid_message_and_the_connection_stays(
+    client: Client, frame: str, message_id: Any
+) -> None:
+    reply = await client.raw(frame, message_id)
+    assert reply["error_code"] == "invalid_message"
+    assert (await client.call("get_object_model", object_id=3))["success"]
+
+
+async def test_token_is_required_when_configured(tmp_path: FilePath) -> None:
+    config = load_config(
+        None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path), "token": "s3cret-token"}
+    )
+    gateway = Gateway(config)
+    await gateway.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            for headers in ({}, {"Authorization": "Bearer wrong-token"}):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(gateway.api.url, headers=headers)
+                assert refused.value.status == 401
+            headers = {"Authorization": "Bearer s3cret-token"}
+            async with session.ws_connect(gateway.api.url, headers=headers) as ws:
+                assert (await ws.receive_json())["type"] == "server_info"
+    finally:
+        await gateway.stop()

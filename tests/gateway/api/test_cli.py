@@ -1,0 +1,121 @@
+"""The `lwm2m-gateway` command as a real process: ports, SIGTERM, kill -9, config errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path as FilePath
+
+import aiohttp
+import pytest
+from lwm2m_gateway.simulator import SimulatedDevice
+
+LISTENING = re.compile(r"listening coap=udp://[\d.]+:(\d+) api=(ws://\S+)")
+
+
+class Process:
+    def __init__(self, proc: asyncio.subprocess.Process, coap_port: int, api_url: str) -> None:
+        self.proc = proc
+        self.coap_port = coap_port
+        self.api_url = api_url
+
+
+async def start(data_dir: FilePath, coap_port: int = 0) -> Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lwm2m_gateway", "--coap-port", str(coap_port), "--api-port", "0",
+        "--data-dir", str(data_dir), stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    while True:
+        line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode()
+        assert line, "the gateway exited before listening"
+        if match := LISTENING.search(line):
+            return Process(proc, int(match[1]), match[2])
+
+
+@pytest.fixture
+async def processes() -> AsyncIterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        if process.proc.returncode is None:
+            process.proc.kill()
+            await process.proc.wait()
+
+
+async def endpoints(url: str) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        await ws.receive_json()
+        await ws.send_json({"message_id": 1, "command": "start_listening", "args": {}})
+        result = await ws.receive_json()
+        return [e["endpoint"] for e in result["result"]["endpoints"]]
+
+
+async def test_sigterm_stops_the_gateway_cleanly(
+    tmp_path: FilePath, processes: list[Process]
+) -> None:
+    process = await start(tmp_path)
+    processes.append(process)
+    assert await endpoints(process.api_url) == []
+    process.proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.proc.wait(), 20) == 0
+
+
+async def test_kill_9_loses_no_registration(tmp_path: FilePath, processes: list[Process]) -> None:
+    first = await start(tmp_path)
+    processes.append(first)
+    device = SimulatedDevice("durable", f"coap://127.0.0.1:{first.coap_port}", auto_update=False)
+    await device.start()
+    try:
+        for _ in range(50):
+            if "durable" in await endpoints(first.api_url):
+                break
+            await asyncio.sleep(0.1)
+        os.kill(first.proc.pid, signal.SIGKILL)
+        await first.proc.wait()
+        second = await start(tmp_path, coap_port=first.coap_port)
+        processes.append(second)
+        assert await endpoints(second.api_url) == ["durable"]
+        async with aiohttp.ClientSession() as session, session.ws_connect(second.api_url) as ws:
+            await ws.receive_json()
+            await ws.send_json(
+                {
+                    "message_id": 2,
+                    "command": "read",
+                    "args": {"endpoint": "durable", "path": "/3/0/2"},
+                }
+            )
+            result = await ws.receive_json()
+        assert result["result"]["values"][0]["value"] == "SN-durable"
+    finally:
+        await device.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "message"),
+    [
+        (["--coap-port", "70000"], None, "coap_port"),
+        (["--log-level", "LOUD"], None, "log_level"),
+        (["--api-host", "0.0.0.0"], None, "set a token"),
+        ([], 'coap_port = 5683\ncolour = "blue"\n', "colour"),
+        ([], "coap_port = [", "config file"),
+    ],
+)
+async def test_bad_settings_name_the_field_and_exit_2(
+    tmp_path: FilePath, args: list[str], config: str | None, message: str
+) -> None:
+    if config is not None:
+        (tmp_path / "gateway.toml").write_text(config)
+        args = [*args, "--config", str(tmp_path / "gateway.toml")]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lwm2m_gateway", "--data-dir", str(tmp_path), *args,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 2
+    assert message in err.decode()
+    assert "Traceback" not in err.decode()
