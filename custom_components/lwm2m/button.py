@@ -1,0 +1,26 @@
+"""Buttons: Reboot, Factory Reset, and every other executable resource."""
+
+from __future__ import annotations
+
+from homeassistant.components.button import ButtonEntity
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .discovery import discover
+from .entity import LwM2MEntity
+from .models import LwM2MConfigEntry
+from .platform import async_setup_platform
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    async_setup_platform(entry, Platform.BUTTON, LwM2MButton, async_add_entities, discover)
+
+
+class LwM2MButton(LwM2MEntity, ButtonEntity):
+    observe_instance = False
+
+    async def async_press(self) -> None:
+        await self.command("execute", path=self.discovered.path)

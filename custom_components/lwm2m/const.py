@@ -1,0 +1,28 @@
+"""Constants of the LwM2M integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from homeassistant.const import Platform
+
+DOMAIN: Final = "lwm2m"
+DEFAULT_PORT: Final = 8765
+CONF_TOKEN: Final = "token"
+
+# The gateway API schema versions this integration speaks (docs/protocol.md).
+SCHEMA_VERSION: Final = 1
+MIN_SCHEMA_VERSION: Final = 1
+
+PLATFORMS: Final = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.LIGHT,
+    Platform.NUMBER,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
+EVENT_LWM2M: Final = "lwm2m_event"
+RECONNECT_MIN: Final = 1.0
+RECONNECT_MAX: Final = 60.0

@@ -1,0 +1,293 @@
+"""The gateway's state as the integration holds it, and the runtime kept in entry.runtime_data."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+
+from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
+from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ResourceInfo:
+    id: int
+    name: str | None
+    type: str | None
+    units: str | None
+    operations: str
+    multiple: bool
+    value: Any
+    timestamp: float | None
+
+
+@dataclass(slots=True)
+class InstanceInfo:
+    id: int
+    resources: dict[int, ResourceInfo] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ObjectInfo:
+    id: int
+    version: str | None
+    name: str | None
+    instances: dict[int, InstanceInfo] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EndpointInfo:
+    name: str
+    online: bool
+    asleep: bool
+    lwm2m_version: str
+    binding: str
+    queue_mode: bool
+    objects: dict[int, ObjectInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> EndpointInfo:
+        objects = {}
+        for obj in data.get("objects", []):
+            info = ObjectInfo(obj["id"], obj.get("version"), obj.get("name"))
+            for inst in obj.get("instances", []):
+                instance = InstanceInfo(inst["id"])
+                for res in inst.get("resources", []):
+                    instance.resources[res["id"]] = ResourceInfo(
+                        id=res["id"],
+                        name=res.get("name"),
+                        type=res.get("type"),
+                        units=res.get("units"),
+                        operations=res.get("operations") or "",
+                        multiple=bool(res.get("multiple")),
+                        value=res.get("value"),
+                        timestamp=res.get("timestamp"),
+                    )
+                info.instances[instance.id] = instance
+            objects[info.id] = info
+        return cls(
+            name=data["endpoint"],
+            online=bool(data.get("online", True)),
+            asleep=bool(data.get("asleep", False)),
+            lwm2m_version=str(data.get("lwm2m_version", "1.0")),
+            binding=str(data.get("binding", "U")),
+            queue_mode=bool(data.get("queue_mode", False)),
+            objects=objects,
+        )
+
+    @property
+    def available(self) -> bool:
+        """Registered: a queue-mode device that is asleep is still there, just quiet."""
+        return self.online
+
+    def resource(self, object_id: int, instance_id: int, resource_id: int) -> ResourceInfo | None:
+        obj = self.objects.get(object_id)
+        instance = obj.instances.get(instance_id) if obj else None
+        return instance.resources.get(resource_id) if instance else None
+
+    def value(self, path: str) -> Any:
+        ids = [int(part) for part in path.strip("/").split("/")]
+        found = self.resource(*ids[:3]) if len(ids) >= 3 else None
+        return None if found is None else found.value
+
+    def set_value(self, path: str, value: Any, timestamp: float | None) -> None:
+        ids = [int(part) for part in path.strip("/").split("/")]
+        if len(ids) < 3:
+            return
+        oid, iid, rid = ids[:3]
+        obj = self.objects.setdefault(oid, ObjectInfo(oid, None, None))
+        instance = obj.instances.setdefault(iid, InstanceInfo(iid))
+        resource = instance.resources.get(rid)
+        if resource is None:
+            resource = instance.resources[rid] = ResourceInfo(
+                rid, None, None, None, "R", False, None, None
+            )
+        if len(ids) == 4:  # a single resource instance
+            merged = dict(resource.value) if isinstance(resource.value, dict) else {}
+            merged[str(ids[3])] = value
+            value = merged
+        resource.value = value
+        resource.timestamp = timestamp
+
+    def _device_text(self, resource_id: int) -> str | None:
+        value = self.value(f"/3/0/{resource_id}")
+        return None if value in (None, "") else str(value)
+
+    @property
+    def manufacturer(self) -> str | None:
+        return self._device_text(0)
+
+    @property
+    def model(self) -> str | None:
+        return self._device_text(1)
+
+    @property
+    def serial_number(self) -> str | None:
+        return self._device_text(2)
+
+    @property
+    def firmware_version(self) -> str | None:
+        return self._device_text(3)
+
+    @property
+    def hardware_version(self) -> str | None:
+        return self._device_text(18)
+
+
+class GatewayState:
+    """Endpoints and connection state; entities subscribe per endpoint, platforms to new ones."""
+
+    def __init__(self, gateway_id: str, gateway_version: str) -> None:
+        self.gateway_id = gateway_id
+        self.gateway_version = gateway_version
+        self.endpoints: dict[str, EndpointInfo] = {}
+        self.connected = True
+        self._endpoint_listeners: dict[str, list[Callable[[], None]]] = {}
+        self._new_listeners: list[Callable[[EndpointInfo], None]] = []
+
+    @callback
+    def async_subscribe_endpoint(self, endpoint: str, cb: Callable[[], None]) -> Callable[[], None]:
+        self._endpoint_listeners.setdefault(endpoint, []).append(cb)
+        return lambda: self._endpoint_listeners.get(endpoint, []).remove(cb)
+
+    @callback
+    def async_subscribe_new_endpoint(
+        self, cb: Callable[[EndpointInfo], None]
+    ) -> Callable[[], None]:
+        self._new_listeners.append(cb)
+        return lambda: self._new_listeners.remove(cb)
+
+    @callback
+    def notify(self, endpoint: str) -> None:
+        for cb in list(self._endpoint_listeners.get(endpoint, [])):
+            cb()
+
+    @callback
+    def notify_all(self) -> None:
+        for endpoint in list(self._endpoint_listeners):
+            self.notify(endpoint)
+
+    @callback
+    def replace(self, data: dict[str, Any]) -> None:
+        """A full endpoint object (registered, updated, or from start_listening)."""
+        info = EndpointInfo.from_api(data)
+        is_new = info.name not in self.endpoints
+        self.endpoints[info.name] = info
+        if is_new:
+            for cb in list(self._new_listeners):
+                cb(info)
+        self.notify(info.name)
+
+
+@dataclass
+class LwM2MRuntime:
+    """What a config entry runs: the client, the state, and the reconnect loop."""
+
+    hass: HomeAssistant
+    entry: ConfigEntry[Any]
+    client: GatewayClient
+    state: GatewayState
+    observed: set[tuple[str, str]] = field(default_factory=set)
+    wanted: set[tuple[str, str]] = field(default_factory=set)
+    _reconnect: asyncio.Task[None] | None = None
+    _closing: bool = False
+
+    async def async_start(self) -> None:
+        """Connect and load the full state (raises CannotConnect, InvalidAuth, SchemaMismatch)."""
+        self.client.on_disconnect = self._on_disconnect
+        await self.client.connect()
+        endpoints = await self.client.start_listening(self._on_event)
+        for data in endpoints:
+            self.state.replace(data)
+
+    async def async_ensure_observed(self, endpoint: str, path: str) -> None:
+        """Observe once per connection; the gateway keeps observations across its restarts."""
+        self.wanted.add((endpoint, path))
+        if (endpoint, path) in self.observed:
+            return
+        self.observed.add((endpoint, path))
+        try:
+            await self.client.observe(endpoint, path)
+        except (CommandError, CannotConnect) as err:
+            self.observed.discard((endpoint, path))
+            _LOGGER.debug("Cannot observe %s %s yet: %s", endpoint, path, err)
+
+    @callback
+    def _on_event(self, event: str, data: dict[str, Any]) -> None:
+        endpoint = data.get("endpoint")
+        if not isinstance(endpoint, str):
+            return
+        info = self.state.endpoints.get(endpoint)
+        if event == "resource_changed" and info is not None:
+            info.set_value(str(data.get("path", "")), data.get("value"), data.get("timestamp"))
+            self.state.notify(endpoint)
+        elif event in ("endpoint_registered", "endpoint_updated"):
+            if event == "endpoint_registered":  # a new registration: observations restart
+                self.observed = {o for o in self.observed if o[0] != endpoint}
+            self.state.replace(data)
+            self._fire(event.removeprefix("endpoint_"), endpoint)
+        elif event == "endpoint_deregistered" and info is not None:
+            info.online = False
+            self.observed = {o for o in self.observed if o[0] != endpoint}
+            self.state.notify(endpoint)
+            self._fire("deregistered", endpoint, data.get("reason"))
+        elif event in ("endpoint_awake", "endpoint_asleep") and info is not None:
+            info.asleep = event == "endpoint_asleep"
+            self.state.notify(endpoint)
+
+    def _fire(self, kind: str, endpoint: str, reason: Any = None) -> None:
+        payload = {"type": kind, "endpoint": endpoint, "gateway_id": self.state.gateway_id}
+        if reason is not None:
+            payload["reason"] = reason
+        self.hass.bus.async_fire(EVENT_LWM2M, payload)
+
+    @callback
+    def _on_disconnect(self) -> None:
+        if self._closing:
+            return
+        _LOGGER.warning("Lost the connection to the LwM2M gateway at %s", self.client.url)
+        self.state.connected = False
+        self.state.notify_all()
+        self.observed.clear()
+        self._reconnect = self.entry.async_create_background_task(
+            self.hass, self._reconnect_loop(), f"{DOMAIN} reconnect"
+        )
+
+    async def _reconnect_loop(self) -> None:
+        """Back off 1 s .. 60 s; resynchronise from start_listening; log once per outage."""
+        delay = RECONNECT_MIN
+        while not self._closing:
+            await asyncio.sleep(delay)
+            try:
+                await self.client.disconnect()
+                await self.async_start()
+            except InvalidAuth:
+                _LOGGER.error("The LwM2M gateway refused the token; re-authenticate")
+                self.entry.async_start_reauth(self.hass)
+                return
+            except GatewayError:
+                delay = min(RECONNECT_MAX, delay * 2)
+                continue
+            self.state.connected = True
+            _LOGGER.info("Reconnected to the LwM2M gateway at %s", self.client.url)
+            self.state.notify_all()
+            for endpoint, path in sorted(self.wanted):
+                await self.async_ensure_observed(endpoint, path)
+            return
+
+    async def async_stop(self) -> None:
+        self._closing = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        await self.client.disconnect()
+
+
+type LwM2MConfigEntry = ConfigEntry[LwM2MRuntime]
