@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.components.button import ButtonEntity
+from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -20,6 +20,7 @@ async def async_setup_entry(
 
 
 class LwM2MButton(LwM2MEntity, ButtonEntity):
+    generic_description = ButtonEntityDescription(key="generic")
     observe_instance = False
 
     async def async_press(self) -> None:

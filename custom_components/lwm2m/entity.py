@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity import Entity, EntityDescription
 
 from .client import CannotConnect, CommandError
 from .const import DOMAIN
@@ -19,6 +19,7 @@ class LwM2MEntity(Entity):
     _attr_has_entity_name = True
     _attr_should_poll = False
     observe_instance = True  # buttons have nothing to observe
+    generic_description = EntityDescription(key="generic")  # for resources without a schema
 
     def __init__(self, runtime: LwM2MRuntime, value: DiscoveredValue) -> None:
         self.runtime = runtime
@@ -29,6 +30,7 @@ class LwM2MEntity(Entity):
             if value.instance_id and self.entity_description.translation_key is None:
                 self._attr_name = f"{value.object_name or value.object_id} {value.instance_id}"
         else:  # generic: named from the object model, disabled until wanted
+            self.entity_description = self.generic_description
             self._attr_entity_registry_enabled_default = False
             label = f"{value.object_name or value.object_id}"
             if value.instance_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.sensor import SensorEntity
+from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -26,6 +26,8 @@ async def async_setup_entry(
 
 
 class LwM2MSensor(LwM2MEntity, SensorEntity):
+    generic_description = SensorEntityDescription(key="generic")
+
     @property
     def native_value(self) -> Any:
         value = self.resource_value

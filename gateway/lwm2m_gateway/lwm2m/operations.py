@@ -18,6 +18,7 @@ import aiocoap
 import aiocoap.error
 from aiocoap.numbers.codes import Code
 
+from .coap import wait_response
 from .codecs import (
     COMPOSITE_FORMATS,
     ContentFormat,
@@ -107,8 +108,8 @@ class Operations:
     ) -> aiocoap.Message:
         await self.wait_awake(state)
         try:
-            response = await asyncio.wait_for(
-                self.context.request(message).response, self.config.request_timeout
+            response = await wait_response(
+                self.context.request(message), self.config.request_timeout
             )
         except TimeoutError:
             raise DeviceTimeout(
@@ -410,9 +411,7 @@ class Operations:
             await self.wait_awake(state)
             request = self.context.request(message)
             try:
-                response: aiocoap.Message = await asyncio.wait_for(
-                    request.response, self.config.request_timeout
-                )
+                response = await wait_response(request, self.config.request_timeout)
             except (TimeoutError, aiocoap.error.Error) as err:
                 raise DeviceTimeout(
                     f"{state.name} did not answer the observe: {err or 'timeout'}",

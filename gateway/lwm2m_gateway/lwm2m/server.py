@@ -22,6 +22,7 @@ import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
 from ..store import Store
+from .coap import bound_port
 from .codecs import SUPPORTED_FORMATS, decode
 from .endpoint_state import EndpointState
 from .errors import BadRequest, DeviceTimeout, Lwm2mError, QueueFull, UnknownEndpoint
@@ -420,18 +421,6 @@ class Lwm2mServer(Operations):
         self.touch(state)
         self.apply_records(state, records)
         return aiocoap.Message(code=Code.CHANGED)
-
-
-def bound_port(context: aiocoap.Context) -> int | None:
-    """The UDP port the context really bound (when asked for port 0)."""
-    for interface in context.request_interfaces:
-        messages = getattr(getattr(interface, "token_interface", None), "message_interface", None)
-        local_port = getattr(messages, "_local_port", None)
-        if callable(local_port):
-            port = local_port()
-            if isinstance(port, int):
-                return port
-    return None
 
 
 __all__ = ["EventListener", "Lwm2mServer", "ServerConfig", "ServerEvent"]

@@ -19,6 +19,7 @@ import aiocoap.interfaces
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
+from ..lwm2m.coap import bound_port, wait_response
 from ..lwm2m.codecs import (
     SINGLE_VALUE_FORMATS,
     SUPPORTED_FORMATS,
@@ -31,7 +32,6 @@ from ..lwm2m.errors import CodecError
 from ..lwm2m.links import Link, format_link_format
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
-from ..lwm2m.server import bound_port
 from ..lwm2m.values import Record, Value
 from .notify import DeviceObservation
 from .objects import OBJECT_VERSIONS, STANDARD_EXECUTABLES, standard_objects
@@ -164,10 +164,7 @@ class SimulatedDevice:
 
     async def _to_server(self, code: Code, path: str, **options: Any) -> aiocoap.Message:
         message = aiocoap.Message(code=code, uri=f"{self.server_uri}{path}", **options)
-        response: aiocoap.Message = await asyncio.wait_for(
-            self.context.request(message).response, 60
-        )
-        return response
+        return await wait_response(self.context.request(message), 60)
 
     async def register(self) -> None:
         query = [f"ep={self.endpoint}", f"lt={self.lifetime}", f"lwm2m={self.lwm2m_version}"]
