@@ -8,6 +8,7 @@ from pathlib import Path as FilePath
 from typing import Any
 
 import pytest
+
 from lwm2m_gateway.lwm2m.model import ObjectRegistry
 from lwm2m_gateway.lwm2m.server import Lwm2mServer, ServerConfig, ServerEvent
 from lwm2m_gateway.simulator import SimulatedDevice

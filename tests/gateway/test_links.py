@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from lwm2m_gateway.lwm2m.links import Link, format_link_format, parse_link_format
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from lwm2m_gateway.store import FILE_NAME, MIGRATIONS, Store, StoreError
 
 

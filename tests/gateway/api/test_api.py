@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+
 from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
 from lwm2m_gateway.simulator import SimulatedDevice

@@ -12,6 +12,7 @@ from pathlib import Path as FilePath
 
 import aiohttp
 import pytest
+
 from lwm2m_gateway.simulator import SimulatedDevice
 
 LISTENING = re.compile(r"listening coap=udp://[\d.]+:(\d+) api=(ws://\S+)")

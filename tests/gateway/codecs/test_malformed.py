@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from lwm2m_gateway.lwm2m.codecs import SUPPORTED_FORMATS, ContentFormat, decode
 from lwm2m_gateway.lwm2m.errors import BadRequest, CodecError
 from lwm2m_gateway.lwm2m.links import parse_link_format

@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from lwm2m_gateway.lwm2m.codecs import ContentFormat, decode, encode
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType, Value

@@ -7,6 +7,7 @@ import time
 
 import cbor2
 import pytest
+
 from lwm2m_gateway.lwm2m.codecs import ContentFormat, decode, encode
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path as FilePath
 
 import pytest
+
 from lwm2m_gateway.lwm2m.model import ModelError, ObjectRegistry, parse_ddf
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ResourceType

@@ -7,8 +7,8 @@ import os
 import shutil
 
 import pytest
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
 
+from lwm2m_gateway.lwm2m.server import Lwm2mServer
 from tests.gateway.conftest import Events
 
 CLIENT = shutil.which("coap-client-openssl")

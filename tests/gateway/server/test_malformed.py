@@ -8,9 +8,9 @@ import socket
 import aiocoap
 import pytest
 from aiocoap.numbers.codes import Code
+
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.server import Lwm2mServer
-
 from tests.gateway.conftest import DeviceFactory, Events
 
 GARBAGE = [

@@ -7,7 +7,6 @@ import asyncio
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.server import Lwm2mServer
-
 from tests.gateway.conftest import DeviceFactory, Events
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.errors import DeviceError, UnknownEndpoint
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.server import Lwm2mServer
 from lwm2m_gateway.lwm2m.values import Record
-
 from tests.gateway.conftest import DeviceFactory, Events
 
 FORMATS = [

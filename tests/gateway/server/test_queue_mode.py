@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from lwm2m_gateway.lwm2m.errors import DeviceTimeout, QueueFull
 from lwm2m_gateway.lwm2m.paths import Path
-
 from tests.gateway.conftest import DeviceFactory
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path as FilePath
 
 from lwm2m_gateway.lwm2m.paths import Path
-
 from tests.gateway.conftest import DeviceFactory
 
 
