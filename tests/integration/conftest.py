@@ -129,11 +129,11 @@ def entity_id(hass: HomeAssistant, platform: str, unique_id: str) -> str:
     return found
 
 
-async def until(check: Callable[[], bool], hass: HomeAssistant, timeout: float = 10.0) -> None:
+async def until(check: Callable[[], bool], hass: HomeAssistant, wait_s: float = 10.0) -> None:
     """Poll the HA state machine until check() holds (bounded)."""
     import asyncio
 
-    for _ in range(int(timeout / 0.05)):
+    for _ in range(int(wait_s / 0.05)):
         await hass.async_block_till_done()
         if check():
             return

@@ -79,7 +79,7 @@ async def test_a_gateway_restart_is_survived_without_reloading(
         await gateway.stop()
         await until(lambda: hass.states.get(temperature).state == STATE_UNAVAILABLE, hass)  # type: ignore[union-attr]
         restarted = await start_gateway(tmp_path / "g", coap_port=coap_port, api_port=api_port)
-        await until(lambda: hass.states.get(temperature).state == "21.5", hass, timeout=15)  # type: ignore[union-attr]
+        await until(lambda: hass.states.get(temperature).state == "21.5", hass, wait_s=15)  # type: ignore[union-attr]
         assert entry.state is ConfigEntryState.LOADED
         device.set_value("/3303/0/5700", 30.0)  # the observation came back with the gateway
         await until(lambda: hass.states.get(temperature).state == "30.0", hass)  # type: ignore[union-attr]
