@@ -25,7 +25,6 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntityDescription
 from homeassistant.const import (
-    CONCENTRATION_PARTS_PER_MILLION,
     LIGHT_LUX,
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
@@ -48,6 +47,9 @@ from homeassistant.helpers.entity import EntityDescription
 
 from .models import EndpointInfo
 
+# HA 2026 moved "ppm" from CONCENTRATION_PARTS_PER_MILLION to UnitOfRatio.PARTS_PER_MILLION,
+# which HA 2025.4 lacks; the unit string is the same on both.
+PARTS_PER_MILLION = "ppm"
 SENSOR_VALUE = 5700
 SENSOR_UNITS = 5701
 ON_OFF = 5850
@@ -83,7 +85,7 @@ UNITS: dict[str, str] = {
     "kWh": UnitOfEnergy.KILO_WATT_HOUR,
     "dB": UnitOfSoundPressure.DECIBEL,
     "dBm": SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
-    "ppm": CONCENTRATION_PARTS_PER_MILLION,
+    "ppm": PARTS_PER_MILLION,
     "m": UnitOfLength.METERS,
     "cm": UnitOfLength.CENTIMETERS,
     "mm": UnitOfLength.MILLIMETERS,
