@@ -24,6 +24,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="where state is kept (default ./data)")
     parser.add_argument("--objects-dir", help="a directory of extra DDF XML object definitions")
     parser.add_argument("--token", help="require this bearer token from API clients")
+    parser.add_argument(
+        "--announce",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="announce the API over mDNS (default: when the API host is not loopback)",
+    )
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR")
     return parser.parse_args(argv)
 
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {
         key: getattr(args, key)
         for key in ("coap_host", "coap_port", "api_host", "api_port", "data_dir", "objects_dir",
-                    "token", "log_level")
+                    "token", "announce", "log_level")
     }  # fmt: skip
     try:
         config = load_config(args.config, overrides)

@@ -9,6 +9,7 @@ from typing import Any
 import aiocoap.error
 
 from . import __version__
+from .announce import Announcer
 from .api import ApiServer
 from .config import GatewayConfig
 from .lwm2m.model import ObjectRegistry
@@ -48,6 +49,7 @@ class Gateway:
                 queue_timeout=config.queue_timeout,
             ),
         )
+        self.announcer: Announcer | None = None
         self.api = ApiServer(
             self.server,
             self.registry,
@@ -60,12 +62,17 @@ class Gateway:
     async def start(self) -> None:
         await self.server.start()
         await self.api.start()
+        if self.config.announce:
+            self.announcer = Announcer(self.store.gateway_id, self.config.api_host, self.api.port)
+            await self.announcer.start()
         _LOGGER.info(
             "lwm2m-gateway %s listening coap=udp://%s:%d api=%s",
             __version__, self.config.coap_host, self.server.coap_port, self.api.url,
         )  # fmt: skip
 
     async def stop(self) -> None:
+        if self.announcer is not None:
+            await self.announcer.stop()
         await self.api.stop()
         await self.server.stop()
         self.store.close()

@@ -22,6 +22,7 @@ SCHEMA = vol.Schema(
         vol.Optional("data_dir", default="./data"): str,
         vol.Optional("objects_dir", default=None): vol.Any(None, str),
         vol.Optional("token", default=None): vol.Any(None, vol.All(str, vol.Length(min=8))),
+        vol.Optional("announce", default=None): vol.Any(None, bool),
         vol.Optional("log_level", default="INFO"): vol.All(str, vol.Upper, vol.In(LOG_LEVELS)),
         vol.Optional("queue_timeout", default=300.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("request_timeout", default=30.0): vol.All(
@@ -45,6 +46,7 @@ class GatewayConfig:
     data_dir: Path
     objects_dir: Path | None
     token: str | None
+    announce: bool
     log_level: str
     queue_timeout: float
     request_timeout: float
@@ -88,6 +90,10 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         data_dir=Path(valid["data_dir"]),
         objects_dir=Path(valid["objects_dir"]) if valid["objects_dir"] else None,
         token=valid["token"],
+        # mDNS by default only when other hosts can reach the API
+        announce=valid["announce"]
+        if valid["announce"] is not None
+        else not _is_loopback(valid["api_host"]),
         log_level=valid["log_level"],
         queue_timeout=valid["queue_timeout"],
         request_timeout=valid["request_timeout"],
