@@ -55,8 +55,10 @@ def percentile(values: list[float], fraction: float) -> float:
 # --- the load generator's process: driven by lines on stdin, answers JSON lines on stdout ---------
 
 
-async def run_loadgen(host: str, port: int, count: int, prefix: str, concurrency: int) -> None:
-    devices = await loadgen.open_devices(count, (host, port), prefix)
+async def run_loadgen(
+    host: str, port: int, count: int, prefix: str, concurrency: int, *, rich: bool
+) -> None:
+    devices = await loadgen.open_devices(count, (host, port), prefix, rich=rich)
     started = time.perf_counter()
     failures = await loadgen.register_all(devices, concurrency)
     print(json.dumps({"registered": count - failures, "seconds": time.perf_counter() - started}))
@@ -81,10 +83,13 @@ class LoadProcess:
         self.proc = proc
 
     @classmethod
-    async def start(cls, port: int, count: int, prefix: str, concurrency: int) -> LoadProcess:
+    async def start(
+        cls, port: int, count: int, prefix: str, concurrency: int, *, rich: bool = False
+    ) -> LoadProcess:
         proc = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--role", "loadgen", "--port", str(port),
             "--devices", str(count), "--prefix", prefix, "--concurrency", str(concurrency),
+            *(["--rich"] if rich else []),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         return cls(proc)
@@ -303,10 +308,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--prefix", default="bench-")
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument("--rich", action="store_true", help="devices with several objects")
     args = parser.parse_args()
     if args.role == "loadgen":
         asyncio.run(
-            run_loadgen("127.0.0.1", args.port, args.devices, args.prefix, args.concurrency)
+            run_loadgen(
+                "127.0.0.1", args.port, args.devices, args.prefix, args.concurrency, rich=args.rich
+            )
         )
         return
     gateway = asyncio.run(bench_gateway(args))

@@ -27,8 +27,26 @@ LINK_FORMAT = 40
 RESOURCE = ("3303", "0", "5700")
 
 
+TEMPERATURE = ("3303", "0", "5700")
+RICH_VALUES: dict[tuple[str, ...], object] = {
+    ("3", "0", "0"): "bench",
+    ("3", "0", "9"): 90,
+    TEMPERATURE: 21.5,
+    ("3304", "0", "5700"): 40.0,
+    ("3312", "0", "5850"): False,
+}
+
+
 def senml_value(value: float) -> bytes:
     return json.dumps([{"bn": "/3303/0/", "n": "5700", "v": value}]).encode()
+
+
+def senml_values(values: dict[tuple[str, ...], object]) -> bytes:
+    records: list[dict[str, object]] = []
+    for path, value in values.items():
+        key = "vb" if isinstance(value, bool) else "vs" if isinstance(value, str) else "v"
+        records.append({"n": "/" + "/".join(path), key: value})
+    return json.dumps(records).encode()
 
 
 def random_mids() -> itertools.count[int]:
@@ -42,6 +60,7 @@ class BenchDevice(asyncio.DatagramProtocol):
     endpoint: str
     server: tuple[str, int]
     lifetime: int = 3600
+    rich: bool = False  # several objects (for the HA benchmark) instead of one temperature
     transport: asyncio.DatagramTransport | None = None
     observations: dict[bytes, int] = field(default_factory=dict)  # token -> next Observe sequence
     pending: dict[int, asyncio.Future[Message]] = field(default_factory=dict)
@@ -66,6 +85,9 @@ class BenchDevice(asyncio.DatagramProtocol):
             self._answer(message)
 
     def _answer(self, request: Message) -> None:
+        if self.rich:
+            self._answer_rich(request)
+            return
         path = tuple(request.opt.uri_path)
         code, payload, fmt = Code.NOT_FOUND, b"", None
         observe: int | None = None
@@ -91,6 +113,32 @@ class BenchDevice(asyncio.DatagramProtocol):
             response.opt.observe = observe
         self._send(response)
 
+    def _answer_rich(self, request: Message) -> None:
+        path = tuple(request.opt.uri_path)
+        values = {p: v for p, v in RICH_VALUES.items() if p[: len(path)] == path}
+        if request.opt.accept not in (None, SENML_JSON, LINK_FORMAT) or not values:
+            code = Code.NOT_ACCEPTABLE if values else Code.NOT_FOUND
+            self._reply(request, Message(code=code))
+            return
+        if request.opt.accept == LINK_FORMAT:
+            links = sorted({"/".join(p[:n]) for p in values for n in (2, 3) if len(path) <= n})
+            payload = ",".join(f"</{link}>" for link in links).encode()
+            self._reply(request, Message(code=Code.CONTENT, payload=payload, content_format=40))
+            return
+        if TEMPERATURE in values:
+            values[TEMPERATURE] = time.time()
+        response = Message(code=Code.CONTENT, payload=senml_values(values), content_format=110)
+        if request.opt.observe == 0 and TEMPERATURE in values:
+            self.observations[request.token] = 1
+            response.opt.observe = 0
+        self._reply(request, response)
+
+    def _reply(self, request: Message, response: Message) -> None:
+        response.token = request.token
+        response.mtype = Type.ACK if request.mtype == CON else NON
+        response.mid = request.mid if response.mtype == Type.ACK else next(self.mids) & 0xFFFF
+        self._send(response)
+
     def _send(self, message: Message) -> None:
         if self.transport is not None:
             self.transport.sendto(message.encode(), self.server)
@@ -112,7 +160,8 @@ class BenchDevice(asyncio.DatagramProtocol):
         raise TimeoutError(f"{self.endpoint}: no answer to {message.code}")
 
     async def register(self) -> None:
-        request = Message(code=Code.POST, payload=b'</>;rt="oma.lwm2m";ct=110,</3303/0>')
+        links = b",</3/0>,</3303/0>,</3304/0>,</3312/0>" if self.rich else b",</3303/0>"
+        request = Message(code=Code.POST, payload=b'</>;rt="oma.lwm2m";ct=110' + links)
         request.opt.uri_path = ("rd",)
         request.opt.uri_query = (f"ep={self.endpoint}", f"lt={self.lifetime}", "lwm2m=1.1", "b=U")
         request.opt.content_format = LINK_FORMAT
@@ -140,12 +189,12 @@ def identity(device: BenchDevice) -> BenchDevice:
 
 
 async def open_devices(
-    count: int, server: tuple[str, int], prefix: str, start: int = 0
+    count: int, server: tuple[str, int], prefix: str, start: int = 0, *, rich: bool = False
 ) -> list[BenchDevice]:
     loop = asyncio.get_running_loop()
     devices = []
     for index in range(start, start + count):
-        device = BenchDevice(f"{prefix}{index:05d}", server)
+        device = BenchDevice(f"{prefix}{index:05d}", server, rich=rich)
         await loop.create_datagram_endpoint(
             functools.partial(identity, device), local_addr=("127.0.0.1", 0)
         )
