@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections.abc import Callable
 
@@ -61,3 +63,54 @@ def require_value_path(path: Path, fmt: str) -> None:
 
 def finite_or_text(value: float) -> bool:
     return math.isfinite(value)
+
+
+# The value keys of the two JSON-ish record formats, by the kind of value they carry.
+SENML_KEYS = {"v": "number", "vb": "boolean", "vs": "text", "vlo": "objlnk", "vd": "opaque"}
+LWM2M_JSON_KEYS = {"v": "number", "bv": "boolean", "sv": "text", "ov": "objlnk"}
+KIND_OF_KEY = {**SENML_KEYS, **LWM2M_JSON_KEYS}
+
+
+def keyed_value(key: str, raw: object, rtype: ResourceType | None, fmt: str, path: Path) -> Value:
+    """A record's value under its key (SenML `vs`, LwM2M JSON `sv`, ...), checked against the
+    model's type. Opaque travels as base64url in SenML `vd` (bytes in CBOR), and as base64 in an
+    LwM2M JSON `sv` of an opaque resource (LwM2M 1.1 core §7.4.4-7.4.5)."""
+    kind = KIND_OF_KEY[key]
+    where = str(path)
+    wrong = CodecError(f"{fmt}: {path} is {rtype.value if rtype else '?'}, got {key}", path=where)
+    if kind == "number":
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise CodecError(f"{fmt}: {path}: {key} is not a number", path=where)
+        return number_as(raw, rtype, fmt, path)
+    if kind == "boolean":
+        if not isinstance(raw, bool):
+            raise CodecError(f"{fmt}: {path}: {key} is not a boolean", path=where)
+        if rtype not in (None, ResourceType.BOOLEAN):
+            raise wrong
+        return raw
+    if kind == "opaque":
+        if rtype not in (None, ResourceType.OPAQUE):
+            raise wrong
+        if isinstance(raw, bytes):
+            return raw
+        if not isinstance(raw, str):
+            raise CodecError(f"{fmt}: {path}: {key} is not base64 text", path=where)
+        try:
+            return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+        except (binascii.Error, ValueError) as err:
+            raise CodecError(f"{fmt}: {path}: {key} is not base64url", path=where) from err
+    if not isinstance(raw, str):
+        raise CodecError(f"{fmt}: {path}: {key} is not text", path=where)
+    if kind == "objlnk" or rtype is ResourceType.OBJLNK:
+        try:
+            return ObjectLink.parse(raw)
+        except ValueError as err:
+            raise CodecError(f"{fmt}: {path}: {err}", path=where) from err
+    if rtype is ResourceType.OPAQUE and key == "sv":
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise CodecError(f"{fmt}: {path}: opaque {key} is not base64", path=where) from err
+    if rtype not in (None, ResourceType.STRING, ResourceType.CORELNK):
+        raise wrong
+    return raw

@@ -7,7 +7,6 @@ base name and a list of entries with the value keys v, bv, sv, ov.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 from collections.abc import Sequence
@@ -15,8 +14,8 @@ from typing import Any
 
 from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
-from ..values import ObjectLink, Record, ResourceType, Value
-from .common import TypeResolver, number_as, type_of_value
+from ..values import Record, ResourceType
+from .common import LWM2M_JSON_KEYS, TypeResolver, keyed_value, type_of_value
 
 FMT = "LwM2M JSON"
 
@@ -48,10 +47,11 @@ def decode_lwm2m_json(payload: bytes, base: Path, types: TypeResolver) -> list[R
         if path.level < PathLevel.RESOURCE:
             raise CodecError(f"{FMT}: entry {index} ({path}) is not a resource")
         rtype = types(path.resource_path)
-        keys = [key for key in ("v", "bv", "sv", "ov") if key in entry]
+        keys = [key for key in LWM2M_JSON_KEYS if key in entry]
         if len(keys) != 1:
             raise CodecError(f"{FMT}: entry {index} ({path}) needs exactly one of v, bv, sv, ov")
-        value = _value(keys[0], entry[keys[0]], rtype, path)
+        key = keys[0]
+        value = keyed_value(key, entry[key], rtype, FMT, path)
         stamp: float | None = None
         if "t" in entry or base_time:
             offset = entry.get("t", 0)
@@ -60,32 +60,6 @@ def decode_lwm2m_json(payload: bytes, base: Path, types: TypeResolver) -> list[R
             stamp = float(base_time + offset)
         records.append(Record(path, value, stamp))
     return records
-
-
-def _value(key: str, raw: object, rtype: ResourceType | None, path: Path) -> Value:
-    if key == "v":
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise CodecError(f"{FMT}: {path}: v is not a number", path=str(path))
-        return number_as(raw, rtype, FMT, path)
-    if key == "bv":
-        if not isinstance(raw, bool) or rtype not in (None, ResourceType.BOOLEAN):
-            raise CodecError(f"{FMT}: {path}: bv does not fit its type", path=str(path))
-        return raw
-    if not isinstance(raw, str):
-        raise CodecError(f"{FMT}: {path}: {key} is not text", path=str(path))
-    if key == "ov" or rtype is ResourceType.OBJLNK:
-        try:
-            return ObjectLink.parse(raw)
-        except ValueError as err:
-            raise CodecError(f"{FMT}: {path}: {err}", path=str(path)) from err
-    if rtype is ResourceType.OPAQUE:
-        try:
-            return base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise CodecError(f"{FMT}: {path}: opaque sv is not base64", path=str(path)) from err
-    if rtype not in (None, ResourceType.STRING, ResourceType.CORELNK):
-        raise CodecError(f"{FMT}: {path} is {rtype.value}, got text", path=str(path))
-    return raw
 
 
 def encode_lwm2m_json(records: Sequence[Record], base: Path, types: TypeResolver) -> bytes:

@@ -7,7 +7,6 @@ path, an object, or a composite of unrelated paths (composite Read/Write/Observe
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import math
 import time
@@ -19,8 +18,8 @@ import cbor2
 
 from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
-from ..values import ObjectLink, Record, ResourceType, Value
-from .common import TypeResolver, number_as, type_of_value
+from ..values import Record, ResourceType
+from .common import SENML_KEYS, TypeResolver, keyed_value, type_of_value
 
 # RFC 8428 §6: the integer labels of SenML CBOR
 _CBOR_LABELS = {-2: "bn", -3: "bt", 0: "n", 2: "v", 3: "vs", 4: "vb", 8: "vd", 6: "t"}
@@ -53,7 +52,7 @@ def _records(items: list[dict[str, Any]], fmt: str, types: TypeResolver) -> list
             path = Path.parse(base_name + name)
         except InvalidPath as err:
             raise CodecError(f"{fmt}: record {index}: {err}") from err
-        value_keys = [key for key in ("v", "vs", "vb", "vd", "vlo") if key in item]
+        value_keys = [key for key in SENML_KEYS if key in item]
         if not value_keys:
             continue  # a record that only sets bn/bt, or names a path (composite request)
         if len(value_keys) > 1 or path.level < PathLevel.RESOURCE:
@@ -63,7 +62,7 @@ def _records(items: list[dict[str, Any]], fmt: str, types: TypeResolver) -> list
         key, raw = value_keys[0], item[value_keys[0]]
         rtype = types(path.resource_path)
         records.append(
-            Record(path, _value(key, raw, rtype, fmt, path), _stamp(item, base_time, fmt))
+            Record(path, keyed_value(key, raw, rtype, fmt, path), _stamp(item, base_time, fmt))
         )
     return records
 
@@ -73,43 +72,6 @@ def _stamp(item: dict[str, Any], base_time: float, fmt: str) -> float | None:
         return None
     stamp = base_time + (_time(item["t"], fmt) if "t" in item else 0.0)
     return stamp + time.time() if stamp < RELATIVE_TIME_LIMIT else stamp
-
-
-def _value(key: str, raw: object, rtype: ResourceType | None, fmt: str, path: Path) -> Value:
-    wrong = CodecError(
-        f"{fmt}: {path} is {rtype.value if rtype else '?'}, got {key}", path=str(path)
-    )
-    if key == "v":
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise CodecError(f"{fmt}: {path}: v is not a number", path=str(path))
-        return number_as(raw, rtype, fmt, path)
-    if key == "vb":
-        if not isinstance(raw, bool):
-            raise CodecError(f"{fmt}: {path}: vb is not a boolean", path=str(path))
-        if rtype not in (None, ResourceType.BOOLEAN):
-            raise wrong
-        return raw
-    if key == "vd":
-        if rtype not in (None, ResourceType.OPAQUE):
-            raise wrong
-        if isinstance(raw, bytes):
-            return raw
-        if not isinstance(raw, str):
-            raise CodecError(f"{fmt}: {path}: vd is not base64 text", path=str(path))
-        try:
-            return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
-        except (binascii.Error, ValueError) as err:
-            raise CodecError(f"{fmt}: {path}: vd is not base64url", path=str(path)) from err
-    if not isinstance(raw, str):
-        raise CodecError(f"{fmt}: {path}: {key} is not text", path=str(path))
-    if key == "vlo" or rtype is ResourceType.OBJLNK:
-        try:
-            return ObjectLink.parse(raw)
-        except ValueError as err:
-            raise CodecError(f"{fmt}: {path}: {err}", path=str(path)) from err
-    if rtype not in (None, ResourceType.STRING, ResourceType.CORELNK):
-        raise wrong
-    return raw
 
 
 def _items(records: Sequence[Record], base: Path, types: TypeResolver, cbor: bool) -> list[Any]:
