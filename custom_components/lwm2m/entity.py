@@ -69,7 +69,9 @@ class LwM2MEntity(Entity):
 
     async def async_added_to_hass(self) -> None:
         self.async_on_remove(
-            self.runtime.state.async_subscribe_endpoint(self.discovered.endpoint, self._changed)
+            self.runtime.state.async_subscribe_endpoint(
+                self.discovered.endpoint, self._changed, self.discovered.instance_path
+            )
         )
         if self.observe_instance:
             self.runtime.entry.async_create_background_task(

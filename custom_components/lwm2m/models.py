@@ -151,12 +151,27 @@ class GatewayState:
         self.endpoints: dict[str, EndpointInfo] = {}
         self.connected = True
         self._endpoint_listeners: dict[str, list[Callable[[], None]]] = {}
+        self._instance_listeners: dict[tuple[str, str], list[Callable[[], None]]] = {}
         self._new_listeners: list[Callable[[EndpointInfo], None]] = []
 
     @callback
-    def async_subscribe_endpoint(self, endpoint: str, cb: Callable[[], None]) -> Callable[[], None]:
+    def async_subscribe_endpoint(
+        self, endpoint: str, cb: Callable[[], None], instance_path: str | None = None
+    ) -> Callable[[], None]:
+        """cb runs when the endpoint changes as a whole (availability, registration), and, with
+        instance_path ("/3303/0"), when a value of that object instance changes: a notification
+        then wakes only the entities it concerns, not every entity of the device."""
         self._endpoint_listeners.setdefault(endpoint, []).append(cb)
-        return lambda: self._endpoint_listeners.get(endpoint, []).remove(cb)
+        key = (endpoint, instance_path or "")
+        if instance_path is not None:
+            self._instance_listeners.setdefault(key, []).append(cb)
+
+        def unsubscribe() -> None:
+            self._endpoint_listeners.get(endpoint, []).remove(cb)
+            if instance_path is not None:
+                self._instance_listeners.get(key, []).remove(cb)
+
+        return unsubscribe
 
     @callback
     def async_subscribe_new_endpoint(
@@ -168,6 +183,12 @@ class GatewayState:
     @callback
     def notify(self, endpoint: str) -> None:
         for cb in list(self._endpoint_listeners.get(endpoint, [])):
+            cb()
+
+    @callback
+    def notify_value(self, endpoint: str, path: str) -> None:
+        instance_path = "/" + "/".join(path.strip("/").split("/")[:2])
+        for cb in list(self._instance_listeners.get((endpoint, instance_path), [])):
             cb()
 
     @callback
@@ -227,8 +248,9 @@ class LwM2MRuntime:
             return
         info = self.state.endpoints.get(endpoint)
         if event == "resource_changed" and info is not None:
-            info.set_value(str(data.get("path", "")), data.get("value"), data.get("timestamp"))
-            self.state.notify(endpoint)
+            path = str(data.get("path", ""))
+            info.set_value(path, data.get("value"), data.get("timestamp"))
+            self.state.notify_value(endpoint, path)
         elif event in ("endpoint_registered", "endpoint_updated"):
             if event == "endpoint_registered":  # a new registration: observations restart
                 self.observed = {o for o in self.observed if o[0] != endpoint}
