@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 import aiocoap.error
@@ -12,6 +13,8 @@ from . import __version__
 from .announce import Announcer
 from .api import ApiServer
 from .config import GatewayConfig
+from .lwm2m.firmware import FirmwareCatalogue
+from .lwm2m.firmware_update import FirmwareUpdates
 from .lwm2m.model import ObjectRegistry
 from .lwm2m.server import Lwm2mServer, ServerConfig
 from .store import Store
@@ -49,11 +52,19 @@ class Gateway:
                 queue_timeout=config.queue_timeout,
             ),
         )
+        self.firmware = FirmwareUpdates(
+            self.server,
+            FirmwareCatalogue(self.store, config.data_dir),
+            public_host=config.coap_host
+            if config.coap_host not in ("", "0.0.0.0", "::")
+            else socket.gethostbyname(socket.gethostname()),
+        )
         self.announcer: Announcer | None = None
         self.api = ApiServer(
             self.server,
             self.registry,
             self.store.gateway_id,
+            firmware=self.firmware,
             host=config.api_host,
             port=config.api_port,
             token=config.token,

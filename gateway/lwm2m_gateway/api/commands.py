@@ -13,6 +13,7 @@ from typing import Any
 import voluptuous as vol
 
 from ..lwm2m.errors import Lwm2mError
+from ..lwm2m.firmware_update import FirmwareUpdates
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.server import Lwm2mServer
@@ -28,6 +29,7 @@ class CommandContext:
     server: Lwm2mServer
     registry: ObjectRegistry
     start_listening: Callable[[], None]
+    firmware: FirmwareUpdates | None = None
 
 
 def command(name: str, schema: dict[Any, Any]) -> Callable[[Handler], Handler]:

@@ -13,6 +13,7 @@ from aiohttp import WSMsgType, web
 
 from .. import __version__
 from ..lwm2m.errors import Lwm2mError
+from ..lwm2m.firmware_update import FirmwareUpdates
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.server import Lwm2mServer, ServerEvent
 from .commands import CommandContext, run_command
@@ -63,6 +64,7 @@ class ApiServer:
         registry: ObjectRegistry,
         gateway_id: str,
         *,
+        firmware: FirmwareUpdates | None = None,
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str | None = None,
@@ -70,6 +72,7 @@ class ApiServer:
         self.server = server
         self.registry = registry
         self.gateway_id = gateway_id
+        self.firmware = firmware
         self.host = host
         self.port = port
         self.token = token
@@ -117,7 +120,7 @@ class ApiServer:
         self.connections.add(connection)
         writer = asyncio.create_task(connection.write_loop())
         connection.send(ServerInfoMessage(__version__, self.gateway_id).to_json())
-        context = CommandContext(self.server, self.registry, lambda: None)
+        context = CommandContext(self.server, self.registry, lambda: None, self.firmware)
 
         def start_listening() -> None:
             connection.listening = True

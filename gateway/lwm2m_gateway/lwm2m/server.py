@@ -214,6 +214,12 @@ class Lwm2mServer(Operations):
         except KeyError:
             raise UnknownEndpoint(f"no endpoint {endpoint!r}", endpoint=endpoint) from None
 
+    def endpoint_at(self, address: str) -> EndpointState | None:
+        """The registered endpoint whose last known address is host:port (Send, firmware)."""
+        return next(
+            (s for s in self._endpoints.values() if s.registration.address == address), None
+        )
+
     def endpoint_state(self, endpoint: str) -> dict[str, Any]:
         return self.state(endpoint).to_json(self.registry)
 
@@ -407,10 +413,7 @@ class Lwm2mServer(Operations):
 
     def _send(self, request: aiocoap.Message) -> aiocoap.Message:
         """LwM2M Send (1.1 core §6.4.6): values pushed by a registered device to /dp."""
-        address = request.remote.hostinfo
-        state = next(
-            (s for s in self._endpoints.values() if s.registration.address == address), None
-        )
+        state = self.endpoint_at(request.remote.hostinfo)
         if state is None:
             return aiocoap.Message(code=Code.FORBIDDEN, payload=b"not registered from here")
         fmt = request.opt.content_format

@@ -33,6 +33,7 @@ from ..lwm2m.links import Link, format_link_format
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.values import Record, Value
+from .firmware import SimulatedFirmware
 from .notify import DeviceObservation
 from .objects import OBJECT_VERSIONS, STANDARD_EXECUTABLES, standard_objects
 
@@ -110,6 +111,8 @@ class SimulatedDevice:
         self._awake.set()
         self._context: aiocoap.Context | None = None
         self._updater: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.firmware = SimulatedFirmware(self)
         self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -128,6 +131,8 @@ class SimulatedDevice:
             self._updater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._updater
+        for task in list(self._tasks):
+            task.cancel()
         for observation in self.observations:
             observation.close()
         self._awake.set()
@@ -188,6 +193,18 @@ class SimulatedDevice:
         if response.code != Code.CHANGED:
             raise RuntimeError(f"{self.endpoint}: Update answered {response.code}")
 
+    def reregister_soon(self) -> None:
+        """Register again shortly, as a device does after it rebooted into new firmware."""
+
+        async def later() -> None:
+            await asyncio.sleep(0.2)
+            with contextlib.suppress(aiocoap.error.Error, RuntimeError, TimeoutError):
+                await self.register()
+
+        task = asyncio.create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def deregister(self) -> None:
         if self.location is not None:
             await self._to_server(Code.DELETE, self.location)
@@ -234,6 +251,13 @@ class SimulatedDevice:
             merged.update(self.attributes.get(Path.from_ids(path.ids[:level]), {}))
         return merged
 
+    def _readable(self, path: Path) -> bool:
+        """Write-only resources (5/0/0 Package) are never part of a Read (1.1 core §6.3.1)."""
+        model = self.registry.resource(
+            path.object_id or 0, path.resource_id or 0, OBJECT_VERSIONS.get(path.object_id or 0)
+        )
+        return model is None or model.readable
+
     def _exists(self, path: Path) -> bool:
         if path.level is PathLevel.OBJECT:
             return path.object_id in self.instances
@@ -269,6 +293,8 @@ class SimulatedDevice:
             return self._write_attributes(path, request.opt.uri_query)
         if request.code in (Code.PUT, Code.POST, Code.iPATCH):
             if path in self.executables:
+                if path.object_id == 5 and not self.firmware.executed(path):
+                    raise _Refused(Code.METHOD_NOT_ALLOWED, f"{path} not allowed in this state")
                 self.executed.append((path, request.payload.decode("utf-8", "replace")))
                 if path == Path(3303, 0, 5605):
                     self.set_value(Path(3303, 0, 5601), self.values[Path(3303, 0, 5700)])
@@ -300,7 +326,7 @@ class SimulatedDevice:
         records = [
             Record(p, v)
             for p, v in sorted(self.values.items())
-            if any(q.contains(p) for q in paths)
+            if any(q.contains(p) for q in paths) and self._readable(p)
         ]
         single = len(records) == 1 and base.level >= PathLevel.RESOURCE and records[0].path == base
         fmt = self._format(accept, single)
@@ -348,6 +374,8 @@ class SimulatedDevice:
                 del self.values[old]  # replace drops resource instances not written
         for record in records:
             self.set_value(record.path, record.value)
+            if record.path.object_id == 5:
+                self.firmware.written(record.path, record.value)
         return aiocoap.Message(code=Code.CHANGED)
 
     def _create(self, path: Path, request: aiocoap.Message) -> aiocoap.Message:

@@ -63,6 +63,12 @@ def standard_objects(endpoint: str, firmware_version: str = "1.0.0") -> dict[Pat
 
 
 # Executable resources of the standard set (Discover lists them; Read does not).
-STANDARD_EXECUTABLES = (Path(3, 0, 4), Path(3, 0, 5), Path(5, 0, 2), Path(3303, 0, 5605))
+STANDARD_EXECUTABLES = (
+    Path(3, 0, 4),
+    Path(3, 0, 5),
+    Path(5, 0, 2),
+    Path(5, 0, 10),
+    Path(3303, 0, 5605),
+)
 OBJECT_VERSIONS = {3303: "1.1", 3304: "1.1", 3311: "1.1", 3312: "1.1", 3347: "1.1"}
 SERVER_OBJECT = {Path(1, 0, 0): 1, Path(1, 0, 1): 300, Path(1, 0, 6): False, Path(1, 0, 7): "U"}

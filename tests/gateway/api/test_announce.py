@@ -8,6 +8,7 @@ from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from lwm2m_gateway.announce import SERVICE_TYPE, service_name
+from lwm2m_gateway.api import SCHEMA_VERSION
 from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
 
@@ -25,7 +26,7 @@ async def test_the_api_is_announced_with_the_gateway_id(tmp_path: FilePath) -> N
         assert info.port == gateway.api.port
         assert info.parsed_addresses() == ["127.0.0.1"]
         assert info.properties[b"gateway_id"] == gateway.store.gateway_id.encode()
-        assert info.properties[b"schema_version"] == b"1"
+        assert info.properties[b"schema_version"] == str(SCHEMA_VERSION).encode()
     finally:
         await browser.async_close()
         await gateway.stop()

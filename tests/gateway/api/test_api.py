@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from lwm2m_gateway.api import SCHEMA_VERSION
 from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
 from lwm2m_gateway.simulator import SimulatedDevice
@@ -96,7 +97,7 @@ async def device(gateway: Gateway) -> AsyncIterator[SimulatedDevice]:
 async def test_server_info_comes_first(client: Client, gateway: Gateway) -> None:
     assert client.info == {
         "type": "server_info",
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "min_supported_schema_version": 1,
         "gateway_version": "0.1.0",
         "gateway_id": gateway.store.gateway_id,

@@ -1,0 +1,227 @@
+"""Firmware update jobs: deliver an image (pull or push), drive object 5's state machine, report.
+
+LwM2M 1.1 core E.6: the device downloads (pull, 5/0/1 Package URI, from the gateway's own
+`/fw/<id>` over CoAP block-wise) or receives (push, 5/0/0 Package) the image; when 5/0/3 State
+reaches Downloaded the gateway executes 5/0/2 Update; 5/0/5 Update Result says how it ended, and
+the device registering again with the image's version in 3/0/3 confirms it. Jobs are stored, so
+a gateway restart in the middle picks them up again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from .errors import Lwm2mError
+from .firmware import (
+    UPDATE_RESULT_MESSAGES,
+    DeliveryMethod,
+    FirmwareCatalogue,
+    FirmwareState,
+    UnknownImage,
+    UpdateResult,
+)
+from .paths import Path
+from .values import Record
+
+if TYPE_CHECKING:
+    from .server import Lwm2mServer, ServerEvent
+
+_LOGGER = logging.getLogger(__name__)
+JOBS_KEY = "firmware.jobs"
+ACTIVE = ("downloading", "downloaded", "updating")
+COAP_PROTOCOL = 0  # 5/0/8 Firmware Update Protocol Support: 0 is CoAP
+
+
+class FirmwareBusy(Lwm2mError):
+    error_code = "firmware_busy"
+
+
+@dataclass
+class FirmwareJob:
+    endpoint: str
+    image_id: str
+    version: str
+    method: str  # "pull" or "push"
+    status: str = "downloading"  # downloading, downloaded, updating, succeeded, failed, cancelled
+    bytes_done: int = 0
+    total: int = 0
+    result: int = 0
+    message: str = ""
+    started_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FirmwareUpdates:
+    def __init__(self, server: Lwm2mServer, catalogue: FirmwareCatalogue, public_host: str) -> None:
+        self.server = server
+        self.catalogue = catalogue
+        self.public_host = public_host
+        self.jobs: dict[str, FirmwareJob] = {}
+        raw = server.store.get_meta(JOBS_KEY)
+        for item in json.loads(raw) if raw else []:
+            try:
+                job = FirmwareJob(**item)
+            except TypeError:
+                _LOGGER.warning("Skipping an unreadable stored firmware job: %r", item)
+                continue
+            self.jobs[job.endpoint] = job
+        server.routes["fw"] = self._serve
+        server.subscribe(self._on_event)
+
+    def uri(self, image_id: str) -> str:
+        return f"coap://{self.public_host}:{self.server.coap_port}/fw/{image_id}"
+
+    def _save(self) -> None:
+        self.server.store.set_meta(JOBS_KEY, json.dumps([j.to_json() for j in self.jobs.values()]))
+
+    def _report(self, job: FirmwareJob) -> None:
+        self._save()
+        percent = round(100 * job.bytes_done / job.total) if job.total else 0
+        name = "firmware_result" if job.status not in ACTIVE else "firmware_progress"
+        self.server.emit(name, job.endpoint, {**job.to_json(), "percent": percent})
+
+    # --- starting and stopping ------------------------------------------------------------------
+
+    async def start(
+        self, endpoint: str, image_id: str | None = None, method: str | None = None
+    ) -> FirmwareJob:
+        state = self.server.state(endpoint)
+        current = self.jobs.get(endpoint)
+        if current is not None and current.status in ACTIVE:
+            raise FirmwareBusy(
+                f"{endpoint} is already updating ({current.status})", endpoint=endpoint
+            )
+        if image_id is None:
+            manufacturer = state.values.get(Path(3, 0, 0), (None, 0))[0]
+            model = state.values.get(Path(3, 0, 1), (None, 0))[0]
+            image = self.catalogue.image_for(endpoint, manufacturer, model)
+            if image is None:
+                raise UnknownImage(f"no firmware image targets {endpoint}", endpoint=endpoint)
+        else:
+            image = self.catalogue.get(image_id)
+        values = {r.path: r.value for r in await self.server.read(endpoint, [Path(5, 0)])}
+        chosen = method or self._choose(values)
+        job = FirmwareJob(endpoint, image.image_id, image.version, chosen, total=image.size)
+        self.jobs[endpoint] = job
+        await self.server.observe(endpoint, [Path(5, 0)])
+        self._report(job)
+        try:
+            if chosen == "pull":
+                uri = self.uri(image.image_id)
+                await self.server.write(
+                    endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), uri)], replace=True
+                )
+            else:
+                data = self.catalogue.read(image.image_id)
+                await self.server.write(
+                    endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True
+                )
+                job.bytes_done = job.total
+                self._report(job)
+        except Lwm2mError as err:
+            job.status, job.message = "failed", str(err)
+            self._report(job)
+            raise
+        return job
+
+    @staticmethod
+    def _choose(values: dict[Path, Any]) -> str:
+        """Pull when the device can fetch over CoAP (5/0/8) and accepts pull (5/0/9)."""
+        delivery = values.get(Path(5, 0, 9), DeliveryMethod.BOTH)
+        protocols = [v for p, v in values.items() if p.resource_path == Path(5, 0, 8)]
+        can_pull = delivery in (DeliveryMethod.PULL, DeliveryMethod.BOTH) and (
+            not protocols or COAP_PROTOCOL in protocols
+        )
+        return "pull" if can_pull else "push"
+
+    async def cancel(self, endpoint: str) -> FirmwareJob:
+        job = self.jobs.get(endpoint)
+        if job is None or job.status not in ACTIVE:
+            raise Lwm2mError(f"{endpoint} has no firmware update in progress", endpoint=endpoint)
+        await self.server.execute(endpoint, Path(5, 0, 10))
+        job.status, job.message = "cancelled", UPDATE_RESULT_MESSAGES[UpdateResult.CANCELLED]
+        self._report(job)
+        return job
+
+    async def reset(self, endpoint: str) -> None:
+        """Writing an empty Package URI resets the device's state machine (E.6)."""
+        await self.server.write(endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), "")], replace=True)
+        job = self.jobs.get(endpoint)
+        if job is not None and job.status in ACTIVE:
+            job.status, job.message = "cancelled", "reset"
+            self._report(job)
+
+    # --- serving the image, and following the device --------------------------------------------
+
+    async def _serve(self, request: aiocoap.Message) -> aiocoap.Message:
+        path = tuple(request.opt.uri_path)
+        if request.code != Code.GET or len(path) != 2:
+            return aiocoap.Message(code=Code.NOT_FOUND)
+        try:
+            data = self.catalogue.read(path[1])
+        except (UnknownImage, OSError):
+            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such firmware image")
+        block = request.opt.block2
+        served = (
+            len(data) if block is None else min(len(data), (block.block_number + 1) * block.size)
+        )
+        for job in self.jobs.values():
+            if job.image_id == path[1] and job.status == "downloading":
+                state = self.server.endpoint_at(request.remote.hostinfo)
+                if state is not None and state.name == job.endpoint:
+                    step = max(1, job.total // 20)  # report every 5 %
+                    if served // step != job.bytes_done // step or served == job.total:
+                        job.bytes_done = served
+                        self._report(job)
+                    job.bytes_done = served
+        return aiocoap.Message(code=Code.CONTENT, payload=data, content_format=42)
+
+    def _on_event(self, event: ServerEvent) -> None:
+        job = self.jobs.get(event.endpoint)
+        if job is None or job.status not in ACTIVE:
+            return
+        if event.name == "endpoint_registered" and job.status == "updating":
+            installed = self.server.state(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[0]
+            if installed == job.version:
+                self._finish(job, UpdateResult.SUCCESS)
+            return
+        if event.name != "resource_changed":
+            return
+        path, value = event.data.get("path"), event.data.get("value")
+        if path == "/5/0/3" and value == FirmwareState.DOWNLOADED and job.status == "downloading":
+            job.status, job.bytes_done = "downloaded", job.total
+            self._report(job)
+            self.server.spawn(self._install(job))
+        elif path == "/5/0/5" and isinstance(value, int) and value != UpdateResult.INITIAL:
+            try:
+                result = UpdateResult(value)
+            except ValueError:
+                result = UpdateResult.UPDATE_FAILED
+            if result != UpdateResult.DEFERRED:
+                self._finish(job, result)
+
+    async def _install(self, job: FirmwareJob) -> None:
+        job.status = "updating"
+        self._report(job)
+        try:
+            await self.server.execute(job.endpoint, Path(5, 0, 2))
+        except Lwm2mError as err:
+            job.status, job.message = "failed", f"Update was refused: {err}"
+            self._report(job)
+
+    def _finish(self, job: FirmwareJob, result: UpdateResult) -> None:
+        job.result = int(result)
+        job.message = UPDATE_RESULT_MESSAGES[result]
+        job.status = {UpdateResult.SUCCESS: "succeeded", UpdateResult.CANCELLED: "cancelled"}.get(
+            result, "failed"
+        )
+        self._report(job)
