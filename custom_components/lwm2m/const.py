@@ -22,6 +22,7 @@ PLATFORMS: Final = [
     Platform.NUMBER,
     Platform.SENSOR,
     Platform.SWITCH,
+    Platform.UPDATE,
 ]
 EVENT_LWM2M: Final = "lwm2m_event"
 RECONNECT_MIN: Final = 1.0

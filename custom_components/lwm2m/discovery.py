@@ -24,6 +24,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntityDescription
+from homeassistant.components.update import UpdateDeviceClass, UpdateEntityDescription
 from homeassistant.const import (
     LIGHT_LUX,
     PERCENTAGE,
@@ -341,6 +342,16 @@ SCHEMAS: tuple[DiscoverySchema, ...] = (
             translation_key="factory_reset",
             entity_category=EntityCategory.CONFIG,
             entity_registry_enabled_default=False,
+        ),
+    ),
+    # --- firmware update (object 5, driven by the gateway)
+    DiscoverySchema(
+        platform=Platform.UPDATE,
+        objects=frozenset({5}),
+        instances=frozenset({0}),
+        resource=3,
+        description=UpdateEntityDescription(
+            key="firmware", device_class=UpdateDeviceClass.FIRMWARE
         ),
     ),
     # --- events

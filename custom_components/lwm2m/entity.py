@@ -96,7 +96,7 @@ class LwM2MEntity(Entity):
                 translation_key=f"{command}_failed",
                 translation_placeholders={
                     "endpoint": self.discovered.endpoint,
-                    "path": str(args.get("path", self.discovered.path)),
+                    "path": str(args.get("path", self.discovered.instance_path)),
                     "error": str(err),
                 },
             ) from err

@@ -52,6 +52,7 @@ class EndpointInfo:
     binding: str
     queue_mode: bool
     objects: dict[int, ObjectInfo] = field(default_factory=dict)
+    firmware: dict[str, Any] = field(default_factory=dict)  # {"available": image, "job": job}
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EndpointInfo:
@@ -81,6 +82,7 @@ class EndpointInfo:
             binding=str(data.get("binding", "U")),
             queue_mode=bool(data.get("queue_mode", False)),
             objects=objects,
+            firmware=dict(data.get("firmware") or {}),
         )
 
     @property
@@ -261,6 +263,9 @@ class LwM2MRuntime:
             self.observed = {o for o in self.observed if o[0] != endpoint}
             self.state.notify(endpoint)
             self._fire("deregistered", endpoint, data.get("reason"))
+        elif event in ("firmware_progress", "firmware_result") and info is not None:
+            info.firmware["job"] = data
+            self.state.notify(endpoint)
         elif event in ("endpoint_awake", "endpoint_asleep") and info is not None:
             info.asleep = event == "endpoint_asleep"
             self.state.notify(endpoint)

@@ -105,15 +105,23 @@ def _paths(args: dict[str, Any]) -> list[Path]:
     raise ApiError("invalid_args", "path: required (or paths for a composite request)")
 
 
+def endpoint_json(ctx: CommandContext, endpoint: str) -> dict[str, Any]:
+    """The API's endpoint object: the server's, plus firmware availability (schema 2)."""
+    data = ctx.server.endpoint_state(endpoint)
+    if ctx.firmware is not None:
+        data["firmware"] = ctx.firmware.endpoint_json(endpoint)
+    return data
+
+
 @command("start_listening", {})
 async def start_listening(ctx: CommandContext, args: dict[str, Any]) -> Any:
     ctx.start_listening()
-    return {"endpoints": [ctx.server.endpoint_state(n) for n in ctx.server.endpoint_names()]}
+    return {"endpoints": [endpoint_json(ctx, n) for n in ctx.server.endpoint_names()]}
 
 
 @command("get_endpoint", {vol.Required("endpoint"): ENDPOINT})
 async def get_endpoint(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return ctx.server.endpoint_state(args["endpoint"])
+    return endpoint_json(ctx, args["endpoint"])
 
 
 PATHS = {vol.Optional("path"): PATH, vol.Optional("paths"): [PATH]}

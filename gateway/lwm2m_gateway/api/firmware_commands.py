@@ -47,6 +47,7 @@ async def firmware_add_image(ctx: CommandContext, args: dict[str, Any]) -> Any:
         image = catalogue.add(data, **options)
     else:
         raise ApiError("invalid_args", "file or data: one is required")
+    _firmware(ctx).images_changed()
     return image.to_json()
 
 
@@ -58,6 +59,7 @@ async def firmware_list_images(ctx: CommandContext, args: dict[str, Any]) -> Any
 @command("firmware_remove_image", {vol.Required("image_id"): str})
 async def firmware_remove_image(ctx: CommandContext, args: dict[str, Any]) -> Any:
     _firmware(ctx).catalogue.remove(args["image_id"])
+    _firmware(ctx).images_changed()
     return {}
 
 

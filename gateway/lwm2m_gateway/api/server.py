@@ -103,7 +103,10 @@ class ApiServer:
         return f"ws://{self.host}:{self.port}/ws"
 
     def _on_event(self, event: ServerEvent) -> None:
-        message = EventMessage(event.name, dict(event.data)).to_json()
+        data = dict(event.data)
+        if event.name in ("endpoint_registered", "endpoint_updated") and self.firmware is not None:
+            data["firmware"] = self.firmware.endpoint_json(event.endpoint)
+        message = EventMessage(event.name, data).to_json()
         for connection in list(self.connections):
             if connection.listening:
                 connection.send(message)

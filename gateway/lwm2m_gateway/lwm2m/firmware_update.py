@@ -23,6 +23,7 @@ from .firmware import (
     UPDATE_RESULT_MESSAGES,
     DeliveryMethod,
     FirmwareCatalogue,
+    FirmwareImage,
     FirmwareState,
     UnknownImage,
     UpdateResult,
@@ -77,6 +78,27 @@ class FirmwareUpdates:
         server.routes["fw"] = self._serve
         server.subscribe(self._on_event)
 
+    def available(self, endpoint: str) -> FirmwareImage | None:
+        """The image for this endpoint: by name first, else by its object 3 manufacturer/model."""
+        state = self.server.state(endpoint)
+        manufacturer = state.values.get(Path(3, 0, 0), (None, 0))[0]
+        model = state.values.get(Path(3, 0, 1), (None, 0))[0]
+        return self.catalogue.image_for(endpoint, manufacturer, model)
+
+    def endpoint_json(self, endpoint: str) -> dict[str, Any]:
+        """The "firmware" member of the API's endpoint object (schema 2)."""
+        image = self.available(endpoint)
+        job = self.jobs.get(endpoint)
+        return {
+            "available": None if image is None else image.to_json(),
+            "job": None if job is None else job.to_json(),
+        }
+
+    def images_changed(self) -> None:
+        """After an image is added or removed, every endpoint's available image may differ."""
+        for name in self.server.endpoint_names():
+            self.server.emit("endpoint_updated", name, self.server.endpoint_state(name))
+
     def uri(self, image_id: str) -> str:
         return f"coap://{self.public_host}:{self.server.coap_port}/fw/{image_id}"
 
@@ -94,16 +116,14 @@ class FirmwareUpdates:
     async def start(
         self, endpoint: str, image_id: str | None = None, method: str | None = None
     ) -> FirmwareJob:
-        state = self.server.state(endpoint)
+        self.server.state(endpoint)  # UnknownEndpoint first
         current = self.jobs.get(endpoint)
         if current is not None and current.status in ACTIVE:
             raise FirmwareBusy(
                 f"{endpoint} is already updating ({current.status})", endpoint=endpoint
             )
         if image_id is None:
-            manufacturer = state.values.get(Path(3, 0, 0), (None, 0))[0]
-            model = state.values.get(Path(3, 0, 1), (None, 0))[0]
-            image = self.catalogue.image_for(endpoint, manufacturer, model)
+            image = self.available(endpoint)
             if image is None:
                 raise UnknownImage(f"no firmware image targets {endpoint}", endpoint=endpoint)
         else:
