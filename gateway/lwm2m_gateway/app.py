@@ -58,6 +58,7 @@ class Gateway:
             public_host=config.coap_host
             if config.coap_host not in ("", "0.0.0.0", "::")
             else socket.gethostbyname(socket.gethostname()),
+            block_size=config.firmware_block_size,
         )
         self.announcer: Announcer | None = None
         self.api = ApiServer(

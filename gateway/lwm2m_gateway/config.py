@@ -23,6 +23,9 @@ SCHEMA = vol.Schema(
         vol.Optional("objects_dir", default=None): vol.Any(None, str),
         vol.Optional("token", default=None): vol.Any(None, vol.All(str, vol.Length(min=8))),
         vol.Optional("announce", default=None): vol.Any(None, bool),
+        vol.Optional("firmware_block_size", default=1024): vol.In(
+            (16, 32, 64, 128, 256, 512, 1024)
+        ),
         vol.Optional("log_level", default="INFO"): vol.All(str, vol.Upper, vol.In(LOG_LEVELS)),
         vol.Optional("queue_timeout", default=300.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("request_timeout", default=30.0): vol.All(
@@ -47,6 +50,7 @@ class GatewayConfig:
     objects_dir: Path | None
     token: str | None
     announce: bool
+    firmware_block_size: int
     log_level: str
     queue_timeout: float
     request_timeout: float
@@ -94,6 +98,7 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         announce=valid["announce"]
         if valid["announce"] is not None
         else not _is_loopback(valid["api_host"]),
+        firmware_block_size=valid["firmware_block_size"],
         log_level=valid["log_level"],
         queue_timeout=valid["queue_timeout"],
         request_timeout=valid["request_timeout"],

@@ -99,7 +99,9 @@ async def test_cancel_service_stops_a_download(
     await gateway.firmware.start("slow", method="pull")
     update = entity_id(hass, "update", "slow/5/0/3")
     await until(lambda: hass.states.get(update).attributes.get("in_progress") is True, hass)  # type: ignore[union-attr]
-    await hass.services.async_call(DOMAIN, "cancel_firmware_update", {"endpoint": "slow"}, blocking=True)
+    await hass.services.async_call(
+        DOMAIN, "cancel_firmware_update", {"endpoint": "slow"}, blocking=True
+    )
     await until(lambda: hass.states.get(update).attributes.get("in_progress") is False, hass)  # type: ignore[union-attr]
     assert device.value("/5/0/5") == UpdateResult.CANCELLED
 

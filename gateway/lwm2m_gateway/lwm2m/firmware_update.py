@@ -62,8 +62,15 @@ class FirmwareJob:
 
 
 class FirmwareUpdates:
-    def __init__(self, server: Lwm2mServer, catalogue: FirmwareCatalogue, public_host: str) -> None:
+    def __init__(
+        self,
+        server: Lwm2mServer,
+        catalogue: FirmwareCatalogue,
+        public_host: str,
+        block_size: int = 1024,
+    ) -> None:
         self.server = server
+        self.block_size = block_size  # Block1 size of a push (small suits slow, lossy links)
         self.catalogue = catalogue
         self.public_host = public_host
         self.jobs: dict[str, FirmwareJob] = {}
@@ -143,8 +150,9 @@ class FirmwareUpdates:
             else:
                 data = self.catalogue.read(image.image_id)
                 await self.server.write(
-                    endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True
-                )
+                    endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True,
+                    block_size=self.block_size,
+                )  # fmt: skip
                 job.bytes_done = job.total
                 self._report(job)
         except Lwm2mError as err:

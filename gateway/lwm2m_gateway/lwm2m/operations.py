@@ -209,8 +209,16 @@ class Operations:
         return self._decode(state, response, fmt, Path())
 
     async def write(
-        self, endpoint: str, path: Path | None, records: Sequence[Record], *, replace: bool
+        self,
+        endpoint: str,
+        path: Path | None,
+        records: Sequence[Record],
+        *,
+        replace: bool,
+        block_size: int | None = None,
     ) -> None:
+        """Write (1.1 core §6.3.3); block_size (16..1024, a power of two) caps the Block1 size
+        of a large payload, for slow links (RFC 7959 §2.2: SZX = log2(size) - 4)."""
         state = self.state(endpoint)
         types = self.types(state)
         if path is None:  # composite Write: iPATCH on the root (1.1 core §6.3.4.2)
@@ -235,12 +243,23 @@ class Operations:
             state,
             "write" if path is not None else "composite",
             formats,
-            lambda f: self.message(
-                state, code, base, payload=encode(records, f, base, types), content_format=f
+            lambda f: self._sized(
+                self.message(
+                    state, code, base, payload=encode(records, f, base, types), content_format=f
+                ),
+                block_size,
             ),
             base,
         )
         self.apply_records(state, records)
+
+    @staticmethod
+    def _sized(message: aiocoap.Message, block_size: int | None) -> aiocoap.Message:
+        if block_size is not None:
+            if block_size not in (16, 32, 64, 128, 256, 512, 1024):
+                raise Lwm2mError(f"block size {block_size} is not a power of two in 16..1024")
+            message.remote.maximum_block_size_exp = block_size.bit_length() - 5
+        return message
 
     async def execute(self, endpoint: str, path: Path, args: str | None = None) -> None:
         state = self.state(endpoint)

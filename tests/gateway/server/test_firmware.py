@@ -89,6 +89,24 @@ async def test_an_update_installs_the_new_firmware(gateway: Gateway, method: str
         await device.stop()
 
 
+async def test_push_with_small_blocks_for_slow_links(tmp_path: FilePath) -> None:
+    config = load_config(None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path),
+                                "firmware_block_size": 64})  # fmt: skip
+    gateway = Gateway(config)
+    await gateway.start()
+    results = Results(gateway)
+    device = await device_for(gateway, "slow-link")
+    try:
+        assert gateway.firmware.block_size == 64
+        gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["slow-link"])
+        await gateway.firmware.start("slow-link", method="push")
+        assert (await results.final("slow-link"))["status"] == "succeeded"
+        assert device.value("/3/0/3") == "2.0.0"
+    finally:
+        await device.stop()
+        await gateway.stop()
+
+
 async def test_the_device_chooses_push_when_it_cannot_pull(gateway: Gateway) -> None:
     device = await device_for(gateway, "push-only")
     try:
