@@ -1,8 +1,7 @@
 """Firmware images the gateway holds, and the Firmware Update object's vocabulary (object 5).
 
 Images live as files under `<data dir>/firmware/`, their catalogue in the store, so both survive a
-restart. The gateway serves them itself over CoAP at `/fw/<id>` (block-wise, RFC 7959), so a
-device can pull an image through Package URI without a separate file server.
+restart; firmware_update.py serves them at `/fw/<id>` and drives the update.
 """
 
 from __future__ import annotations
@@ -17,9 +16,6 @@ from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from pathlib import Path as FilePath
 from typing import TYPE_CHECKING, Any
-
-import aiocoap
-import aiocoap.resource
 
 from .errors import BadRequest, Lwm2mError
 
@@ -213,22 +209,3 @@ class FirmwareCatalogue:
         self._store.set_meta(
             CATALOGUE_KEY, json.dumps([image.to_json() for image in self.images()])
         )
-
-
-class FirmwareResource(aiocoap.resource.Resource):  # type: ignore[misc]
-    """`/fw/<id>`: GET serves the image; aiocoap splits it into Block2 blocks (RFC 7959)."""
-
-    def __init__(self, catalogue: FirmwareCatalogue, image_id: str, on_block: Any = None) -> None:
-        super().__init__()
-        self._catalogue = catalogue
-        self._image_id = image_id
-        self._on_block = on_block
-
-    async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        try:
-            data = self._catalogue.read(self._image_id)
-        except (UnknownImage, OSError):
-            return aiocoap.Message(code=aiocoap.NOT_FOUND, payload=b"image no longer available")
-        if self._on_block is not None:
-            self._on_block(request, len(data))
-        return aiocoap.Message(code=aiocoap.CONTENT, payload=data, content_format=42)

@@ -27,7 +27,7 @@ from .codecs import SUPPORTED_FORMATS, decode
 from .endpoint_state import EndpointState
 from .errors import BadRequest, DeviceTimeout, Lwm2mError, QueueFull, UnknownEndpoint
 from .model import ObjectRegistry
-from .operations import Operations
+from .observations import Observations
 from .paths import InvalidPath, Path
 from .registration import Registration, apply_update, parse_register
 from .values import Record
@@ -81,7 +81,7 @@ class _Root(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # type: i
             return aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR)
 
 
-class Lwm2mServer(Operations):
+class Lwm2mServer(Observations):
     """Registration interface (/rd), Send (/dp), device management and observations."""
 
     def __init__(
