@@ -114,3 +114,22 @@ def keyed_value(key: str, raw: object, rtype: ResourceType | None, fmt: str, pat
     if rtype not in (None, ResourceType.STRING, ResourceType.CORELNK):
         raise wrong
     return raw
+
+
+def value_entry(
+    value: Value, rtype: ResourceType, fmt: str, path: Path, *, senml: bool, cbor: bool = False
+) -> tuple[str, object]:
+    """The key and JSON/CBOR item a value is written under (the inverse of keyed_value)."""
+    if rtype is ResourceType.BOOLEAN:
+        return ("vb" if senml else "bv"), bool(value)
+    if isinstance(value, bytes):
+        if not senml:
+            return "sv", base64.b64encode(value).decode()
+        return "vd", value if cbor else base64.urlsafe_b64encode(value).decode().rstrip("=")
+    if rtype is ResourceType.OBJLNK:
+        return ("vlo" if senml else "ov"), str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value) and not cbor:
+            raise CodecError(f"{fmt} cannot carry {value} at {path}", path=str(path))
+        return "v", value
+    return ("vs" if senml else "sv"), str(value)

@@ -6,16 +6,14 @@ base name and a list of entries with the value keys v, bv, sv, ov.
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
-from ..values import Record, ResourceType
-from .common import LWM2M_JSON_KEYS, TypeResolver, keyed_value, type_of_value
+from ..values import Record
+from .common import LWM2M_JSON_KEYS, TypeResolver, keyed_value, type_of_value, value_entry
 
 FMT = "LwM2M JSON"
 
@@ -71,18 +69,8 @@ def encode_lwm2m_json(records: Sequence[Record], base: Path, types: TypeResolver
         entry: dict[str, Any] = {"n": str(record.path)[len(prefix) :]}
         rtype = types(record.path.resource_path) or type_of_value(record.value)
         value = record.value
-        if rtype is ResourceType.BOOLEAN:
-            entry["bv"] = bool(value)
-        elif rtype is ResourceType.OBJLNK:
-            entry["ov"] = str(value)
-        elif isinstance(value, bytes):
-            entry["sv"] = base64.b64encode(value).decode()
-        elif isinstance(value, int | float):
-            if isinstance(value, float) and not math.isfinite(value):
-                raise CodecError(f"{FMT} cannot carry {value} at {record.path}")
-            entry["v"] = value
-        else:
-            entry["sv"] = str(value)
+        key, item = value_entry(value, rtype, FMT, record.path, senml=False)
+        entry[key] = item
         if record.time is not None:
             entry["t"] = record.time
         entries.append(entry)

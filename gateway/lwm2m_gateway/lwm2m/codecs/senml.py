@@ -6,9 +6,7 @@ path, an object, or a composite of unrelated paths (composite Read/Write/Observe
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,8 +16,8 @@ import cbor2
 
 from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
-from ..values import Record, ResourceType
-from .common import SENML_KEYS, TypeResolver, keyed_value, type_of_value
+from ..values import Record
+from .common import SENML_KEYS, TypeResolver, keyed_value, type_of_value, value_entry
 
 # RFC 8428 §6: the integer labels of SenML CBOR
 _CBOR_LABELS = {-2: "bn", -3: "bt", 0: "n", 2: "v", 3: "vs", 4: "vb", 8: "vd", 6: "t"}
@@ -92,18 +90,9 @@ def _items(records: Sequence[Record], base: Path, types: TypeResolver, cbor: boo
                 item["bn"] = prefix
             item["n"] = str(record.path)[len(prefix) :]
         value = record.value
-        if rtype is ResourceType.BOOLEAN:
-            item["vb"] = bool(value)
-        elif rtype is ResourceType.OPAQUE and isinstance(value, bytes):
-            item["vd"] = value if cbor else base64.urlsafe_b64encode(value).decode().rstrip("=")
-        elif rtype is ResourceType.OBJLNK:
-            item["vlo"] = str(value)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            if isinstance(value, float) and not math.isfinite(value) and not cbor:
-                raise CodecError(f"SenML JSON cannot carry {value} at {record.path}")
-            item["v"] = value
-        else:
-            item["vs"] = str(value)
+        fmt = "SenML CBOR" if cbor else "SenML JSON"
+        key, entry = value_entry(value, rtype, fmt, record.path, senml=True, cbor=cbor)
+        item[key] = entry
         if record.time is not None:
             item["t"] = record.time
         items.append(item)
