@@ -59,6 +59,7 @@ class Gateway:
             if config.coap_host not in ("", "0.0.0.0", "::")
             else socket.gethostbyname(socket.gethostname()),
             block_size=config.firmware_block_size,
+            push_timeout=config.firmware_push_timeout,
         )
         self.announcer: Announcer | None = None
         self.api = ApiServer(

@@ -26,6 +26,9 @@ SCHEMA = vol.Schema(
         vol.Optional("firmware_block_size", default=1024): vol.In(
             (16, 32, 64, 128, 256, 512, 1024)
         ),
+        vol.Optional("firmware_push_timeout", default=600.0): vol.All(
+            vol.Coerce(float), vol.Range(min=1)
+        ),
         vol.Optional("log_level", default="INFO"): vol.All(str, vol.Upper, vol.In(LOG_LEVELS)),
         vol.Optional("queue_timeout", default=300.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("request_timeout", default=30.0): vol.All(
@@ -51,6 +54,7 @@ class GatewayConfig:
     token: str | None
     announce: bool
     firmware_block_size: int
+    firmware_push_timeout: float
     log_level: str
     queue_timeout: float
     request_timeout: float
@@ -99,6 +103,7 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         if valid["announce"] is not None
         else not _is_loopback(valid["api_host"]),
         firmware_block_size=valid["firmware_block_size"],
+        firmware_push_timeout=valid["firmware_push_timeout"],
         log_level=valid["log_level"],
         queue_timeout=valid["queue_timeout"],
         request_timeout=valid["request_timeout"],

@@ -81,6 +81,12 @@ async def firmware_cancel(ctx: CommandContext, args: dict[str, Any]) -> Any:
     return (await _firmware(ctx).cancel(args["endpoint"])).to_json()
 
 
+@command("firmware_reset", {vol.Required("endpoint"): ENDPOINT})
+async def firmware_reset(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    await _firmware(ctx).reset(args["endpoint"])
+    return {}
+
+
 @command("firmware_status", {vol.Optional("endpoint"): ENDPOINT})
 async def firmware_status(ctx: CommandContext, args: dict[str, Any]) -> Any:
     jobs = _firmware(ctx).jobs

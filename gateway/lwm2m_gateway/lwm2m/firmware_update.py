@@ -68,9 +68,11 @@ class FirmwareUpdates:
         catalogue: FirmwareCatalogue,
         public_host: str,
         block_size: int = 1024,
+        push_timeout: float = 600.0,
     ) -> None:
         self.server = server
         self.block_size = block_size  # Block1 size of a push (small suits slow, lossy links)
+        self.push_timeout = push_timeout  # the whole block-wise push, not one block
         self.catalogue = catalogue
         self.public_host = public_host
         self.jobs: dict[str, FirmwareJob] = {}
@@ -151,7 +153,7 @@ class FirmwareUpdates:
                 data = self.catalogue.read(image.image_id)
                 await self.server.write(
                     endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True,
-                    block_size=self.block_size,
+                    block_size=self.block_size, seconds=self.push_timeout,
                 )  # fmt: skip
                 job.bytes_done = job.total
                 self._report(job)

@@ -84,16 +84,19 @@ class Operations:
         return aiocoap.Message(code=code, uri=state.registration.uri(path), **options)
 
     async def _exchange(
-        self, state: EndpointState, message: aiocoap.Message, path: Path
+        self,
+        state: EndpointState,
+        message: aiocoap.Message,
+        path: Path,
+        seconds: float | None = None,
     ) -> aiocoap.Message:
         await self.wait_awake(state)
+        limit = seconds or self.config.request_timeout
         try:
-            response = await wait_response(
-                self.context.request(message), self.config.request_timeout
-            )
+            response = await wait_response(self.context.request(message), limit)
         except TimeoutError:
             raise DeviceTimeout(
-                f"{state.name} did not answer within {self.config.request_timeout:g} s",
+                f"{state.name} did not answer within {limit:g} s",
                 endpoint=state.name,
                 path=str(path),
             ) from None
@@ -121,11 +124,13 @@ class Operations:
         formats: Sequence[int],
         build: Any,
         path: Path,
+        *,
+        seconds: float | None = None,
     ) -> tuple[aiocoap.Message, int]:
         """Send build(fmt) for each format in turn until the device accepts one."""
         response: aiocoap.Message | None = None
         for fmt in formats:
-            response = await self._exchange(state, build(fmt), path)
+            response = await self._exchange(state, build(fmt), path, seconds)
             if response.code not in RETRY_CODES:
                 raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
                 state.formats[kind] = fmt
@@ -196,9 +201,11 @@ class Operations:
         *,
         replace: bool,
         block_size: int | None = None,
+        seconds: float | None = None,
     ) -> None:
         """Write (1.1 core §6.3.3); block_size (16..1024, a power of two) caps the Block1 size
-        of a large payload, for slow links (RFC 7959 §2.2: SZX = log2(size) - 4)."""
+        of a large payload, and seconds bounds the whole transfer, for slow links
+        (RFC 7959 §2.2: SZX = log2(size) - 4)."""
         state = self.state(endpoint)
         types = self.types(state)
         if path is None:  # composite Write: iPATCH on the root (1.1 core §6.3.4.2)
@@ -230,6 +237,7 @@ class Operations:
                 block_size,
             ),
             base,
+            seconds=seconds,
         )
         self.apply_records(state, records)
 

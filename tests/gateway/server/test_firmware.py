@@ -149,6 +149,23 @@ async def test_cancel_stops_a_download(gateway: Gateway) -> None:
         await device.stop()
 
 
+async def test_an_empty_uri_resets_the_state_machine(gateway: Gateway) -> None:
+    results = Results(gateway)
+    device = await device_for(gateway, "reset")
+    try:
+        device.firmware.stall = True
+        gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["reset"])
+        await gateway.firmware.start("reset", method="pull")
+        assert device.value("/5/0/3") == 1  # downloading
+        await gateway.firmware.reset("reset")
+        assert device.value("/5/0/1") == ""
+        assert device.value("/5/0/3") == 0
+        assert device.value("/5/0/5") == 0
+        assert (await results.final("reset"))["status"] == "cancelled"
+    finally:
+        await device.stop()
+
+
 async def test_an_update_survives_a_gateway_restart_mid_download(tmp_path: FilePath) -> None:
     first = await start(tmp_path)
     device = await device_for(first, "restarted")
