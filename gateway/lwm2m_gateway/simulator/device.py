@@ -131,6 +131,7 @@ class SimulatedDevice:
             self._updater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._updater
+        self.firmware.close()
         for task in list(self._tasks):
             task.cancel()
         for observation in self.observations:

@@ -82,6 +82,9 @@ class SimulatedFirmware:
         self.stall = False
         self._resumed.set()
 
+    def close(self) -> None:
+        self._cancel_download()
+
     def _cancel_download(self) -> None:
         if self._download is not None:
             self._download.cancel()

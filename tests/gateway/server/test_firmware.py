@@ -228,3 +228,25 @@ async def test_firmware_through_the_api(gateway: Gateway, tmp_path: FilePath) ->
             assert (await call("firmware_add_image", data=data, version="9"))["success"]
     finally:
         await device.stop()
+
+
+async def test_registering_again_with_the_new_version_completes_the_update(
+    gateway: Gateway,
+) -> None:
+    """A device that reboots into the new firmware before its Update Result is observed: its
+    re-registration with the image's version in 3/0/3 completes the job (1.1 core E.6)."""
+    results = Results(gateway)
+    device = await device_for(gateway, "rebooter")
+    try:
+        device.firmware.stall = True
+        gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["rebooter"])
+        await gateway.firmware.start("rebooter", method="pull")
+        gateway.firmware.jobs["rebooter"].status = "updating"  # Update was executed
+        await gateway.server.cancel_observe("rebooter", [Path(5, 0)], active=False)
+        device.values[Path(3, 0, 3)] = "2.0.0"  # rebooted into the new image, result unseen
+        await device.register()
+        result = await results.final("rebooter")
+        assert result["status"] == "succeeded"
+        assert result["result"] == UpdateResult.SUCCESS
+    finally:
+        await device.stop()
