@@ -129,6 +129,17 @@ class Store:
                 out.setdefault(endpoint, {})[key] = parsed
         return out
 
+    def load_observations_of(self, endpoint: str) -> dict[str, dict[str, Any]]:
+        """One endpoint's observations (the primary key makes this an index lookup)."""
+        rows = self._db.execute(
+            "SELECT key, data FROM observations WHERE endpoint = ?", (endpoint,)
+        )
+        return {
+            key: parsed
+            for key, data in rows
+            if (parsed := _json(data, f"observation {key} of {endpoint}")) is not None
+        }
+
     def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None:
         rows = [(endpoint, path, json.dumps(value), stamp) for path, value, stamp in values]
         if not rows:

@@ -25,6 +25,8 @@ def test_every_kind_of_state_round_trips_through_a_reopen(tmp_path: Path) -> Non
     assert again.gateway_id == gateway_id
     assert again.load_registrations() == {"dev": {"lifetime": 60, "objects": [3, 3303]}}
     assert again.load_observations() == {"dev": {"/3303/0": {"attributes": {"pmin": 1}}}}
+    assert again.load_observations_of("dev") == {"/3303/0": {"attributes": {"pmin": 1}}}
+    assert again.load_observations_of("other") == {}
     assert again.load_values() == {
         "dev": {"/3303/0/5700": (21.5, 100.0), "/3/0/0": ("ACME", 101.0)}
     }

@@ -159,7 +159,7 @@ class Observations(Operations):
             self.cancel_observations(name)
 
     async def _reestablish_observations(self, state: EndpointState) -> None:
-        stored = self.store.load_observations().get(state.name, {})
+        stored = self.store.load_observations_of(state.name)
         for key, data in stored.items():
             try:
                 paths = [Path.parse(p) for p in data.get("paths", key.split(","))]
