@@ -17,7 +17,7 @@ import time
 
 from lwm2m_gateway.app import Gateway, quiet_coap_shutdown
 from lwm2m_gateway.config import load_config
-from lwm2m_gateway.lwm2m.server import ServerEvent
+from lwm2m_gateway.server import ServerEvent
 from lwm2m_gateway.simulator import SimulatedDevice
 
 BLOCK_SIZE = 1024
@@ -41,7 +41,7 @@ async def one(method: str, size: int, block_size: int) -> tuple[float, str]:
                 outcome["status"] = str(event.data["status"])
                 done.set()
 
-        gateway.server.subscribe(on_event)
+        gateway.server.events.subscribe(on_event)
         uri = f"coap://127.0.0.1:{gateway.server.coap_port}"
         device = SimulatedDevice("bench-fw", uri, auto_update=False)
         await device.start()

@@ -1,4 +1,4 @@
-"""The Gateway: the store, the object model, the LwM2M server and the API, wired and started."""
+"""The Gateway process: the store, the object model, the composed LwM2M server and the API."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from . import __version__
 from .announce import Announcer
 from .api import ApiServer
 from .config import GatewayConfig
-from .lwm2m.firmware import FirmwareCatalogue
-from .lwm2m.firmware_update import FirmwareUpdates
 from .lwm2m.model import ObjectRegistry
-from .lwm2m.server import Lwm2mServer, ServerConfig
+from .server import FirmwareSettings, Lwm2mServer, ServerConfig
+from .server.firmware_updates import FirmwareUpdates
 from .store import Store
 
 _LOGGER = logging.getLogger("lwm2m_gateway")
@@ -42,6 +41,11 @@ class Gateway:
         if config.objects_dir is not None:
             for error in self.registry.load_dir(config.objects_dir):
                 _LOGGER.warning("%s", error)
+        public_host = (
+            config.coap_host
+            if config.coap_host not in ("", "0.0.0.0", "::")
+            else socket.gethostbyname(socket.gethostname())
+        )
         self.server = Lwm2mServer(
             store=self.store,
             registry=self.registry,
@@ -50,27 +54,27 @@ class Gateway:
                 coap_port=config.coap_port,
                 request_timeout=config.request_timeout,
                 queue_timeout=config.queue_timeout,
+                firmware=FirmwareSettings(
+                    data_dir=config.data_dir,
+                    public_host=public_host,
+                    block_size=config.firmware_block_size,
+                    push_timeout=config.firmware_push_timeout,
+                ),
             ),
-        )
-        self.firmware = FirmwareUpdates(
-            self.server,
-            FirmwareCatalogue(self.store, config.data_dir),
-            public_host=config.coap_host
-            if config.coap_host not in ("", "0.0.0.0", "::")
-            else socket.gethostbyname(socket.gethostname()),
-            block_size=config.firmware_block_size,
-            push_timeout=config.firmware_push_timeout,
         )
         self.announcer: Announcer | None = None
         self.api = ApiServer(
             self.server,
-            self.registry,
             self.store.gateway_id,
-            firmware=self.firmware,
             host=config.api_host,
             port=config.api_port,
             token=config.token,
         )
+
+    @property
+    def firmware(self) -> FirmwareUpdates:
+        assert self.server.firmware is not None  # the gateway always configures it
+        return self.server.firmware
 
     async def start(self) -> None:
         await self.server.start()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lwm2m_gateway.lwm2m.model import ObjectRegistry
-from lwm2m_gateway.lwm2m.server import Lwm2mServer, ServerConfig, ServerEvent
+from lwm2m_gateway.server import Lwm2mServer, ServerConfig, ServerEvent
 from lwm2m_gateway.simulator import SimulatedDevice
 from lwm2m_gateway.store import Store
 
@@ -61,7 +61,7 @@ DeviceFactory = Callable[..., Awaitable[SimulatedDevice]]
 
 @pytest.fixture
 async def make_server(tmp_path: FilePath) -> AsyncIterator[ServerFactory]:
-    servers: list[Lwm2mServer] = []
+    servers: list[tuple[Lwm2mServer, Store]] = []
 
     async def make(data_dir: FilePath | None = None, **config: Any) -> tuple[Lwm2mServer, Events]:
         settings = {"coap_port": 0, "request_timeout": 5.0, "queue_timeout": 5.0, **config}
@@ -70,15 +70,15 @@ async def make_server(tmp_path: FilePath) -> AsyncIterator[ServerFactory]:
             store=store, registry=ObjectRegistry.builtin(), config=ServerConfig(**settings)
         )
         events = Events()
-        server.subscribe(events)
+        server.events.subscribe(events)
         await server.start()
-        servers.append(server)
+        servers.append((server, store))
         return server, events
 
     yield make
-    for server in servers:
+    for server, store in servers:
         await server.stop()
-        server.store.close()
+        store.close()
 
 
 @pytest.fixture

@@ -82,8 +82,8 @@ async def wait_registered(gateway: Gateway, endpoint: str) -> None:
     import asyncio
 
     for _ in range(100):
-        if endpoint in gateway.server.endpoint_names():
-            state = gateway.server.endpoint_state(endpoint)
+        if endpoint in gateway.server.registrations.names():
+            state = gateway.server.registrations.describe(endpoint)
             if any(o["instances"] and o["instances"][0]["resources"] for o in state["objects"]):
                 await asyncio.sleep(0.1)
                 return

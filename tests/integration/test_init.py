@@ -109,7 +109,7 @@ async def test_removing_an_endpoint_device_forgets_it_on_the_gateway(
 
     assert await async_remove_config_entry_device(hass, entry, hub) is False
     assert await async_remove_config_entry_device(hass, entry, device) is True
-    assert "gone-soon" not in gateway.server.endpoint_names()
+    assert "gone-soon" not in gateway.server.registrations.names()
 
 
 async def test_schema_mismatch_raises_a_repair_issue(

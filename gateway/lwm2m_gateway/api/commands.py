@@ -13,11 +13,11 @@ from typing import Any
 import voluptuous as vol
 
 from ..lwm2m.errors import Lwm2mError
-from ..lwm2m.firmware_update import FirmwareUpdates
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
-from ..lwm2m.server import Lwm2mServer
 from ..lwm2m.values import Record, ResourceType, Value, coerce, to_json
+from ..server import Lwm2mServer
+from ..server.firmware_updates import FirmwareUpdates
 from .messages import ApiError
 
 Handler = Callable[["CommandContext", dict[str, Any]], Awaitable[Any]]
@@ -27,9 +27,15 @@ COMMANDS: dict[str, tuple[vol.Schema, Handler]] = {}
 @dataclass(slots=True)
 class CommandContext:
     server: Lwm2mServer
-    registry: ObjectRegistry
     start_listening: Callable[[], None]
-    firmware: FirmwareUpdates | None = None
+
+    @property
+    def registry(self) -> ObjectRegistry:
+        return self.server.registry
+
+    @property
+    def firmware(self) -> FirmwareUpdates | None:
+        return self.server.firmware
 
 
 def command(name: str, schema: dict[Any, Any]) -> Callable[[Handler], Handler]:
@@ -56,7 +62,7 @@ NUMBER_OR_NONE = vol.Any(None, vol.Coerce(float))
 
 def _records(ctx: CommandContext, endpoint: str, values: dict[Path, Any]) -> list[Record]:
     """Type JSON values by the model (with the object version the device announced)."""
-    versions = ctx.server.state(endpoint).registration.object_versions()
+    versions = ctx.server.registrations.get(endpoint).registration.object_versions()
     records = []
     for path, raw in values.items():
         if path.level < PathLevel.RESOURCE:
@@ -107,7 +113,7 @@ def _paths(args: dict[str, Any]) -> list[Path]:
 
 def endpoint_json(ctx: CommandContext, endpoint: str) -> dict[str, Any]:
     """The API's endpoint object: the server's, plus firmware availability (schema 2)."""
-    data = ctx.server.endpoint_state(endpoint)
+    data = ctx.server.registrations.describe(endpoint)
     if ctx.firmware is not None:
         data["firmware"] = ctx.firmware.endpoint_json(endpoint)
     return data
@@ -116,7 +122,7 @@ def endpoint_json(ctx: CommandContext, endpoint: str) -> dict[str, Any]:
 @command("start_listening", {})
 async def start_listening(ctx: CommandContext, args: dict[str, Any]) -> Any:
     ctx.start_listening()
-    return {"endpoints": [endpoint_json(ctx, n) for n in ctx.server.endpoint_names()]}
+    return {"endpoints": [endpoint_json(ctx, n) for n in ctx.server.registrations.names()]}
 
 
 @command("get_endpoint", {vol.Required("endpoint"): ENDPOINT})
@@ -129,7 +135,7 @@ PATHS = {vol.Optional("path"): PATH, vol.Optional("paths"): [PATH]}
 
 @command("read", {vol.Required("endpoint"): ENDPOINT, **PATHS})
 async def read(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return _records_json(await ctx.server.read(args["endpoint"], _paths(args)))
+    return _records_json(await ctx.server.device.read(args["endpoint"], _paths(args)))
 
 
 @command(
@@ -148,7 +154,7 @@ async def write(ctx: CommandContext, args: dict[str, Any]) -> Any:
         if "values" not in args:
             raise ApiError("invalid_args", "values: required for a composite write (no path)")
         values = {_path(k): v for k, v in args["values"].items()}
-        await ctx.server.write(endpoint, None, _records(ctx, endpoint, values), replace=False)
+        await ctx.server.device.write(endpoint, None, _records(ctx, endpoint, values), replace=False)
         return {}
     if "value" in args:
         if path.level < PathLevel.RESOURCE:
@@ -165,7 +171,7 @@ async def write(ctx: CommandContext, args: dict[str, Any]) -> Any:
         records = _records(ctx, endpoint, values)
     else:
         raise ApiError("invalid_args", "value (or values) is required")
-    await ctx.server.write(endpoint, path, records, replace=args["replace"])
+    await ctx.server.device.write(endpoint, path, records, replace=args["replace"])
     return {}
 
 
@@ -176,13 +182,13 @@ async def write(ctx: CommandContext, args: dict[str, Any]) -> Any:
 async def execute(ctx: CommandContext, args: dict[str, Any]) -> Any:
     if args["path"].level is not PathLevel.RESOURCE:
         raise ApiError("invalid_args", f"path: {args['path']} is not a resource")
-    await ctx.server.execute(args["endpoint"], args["path"], args.get("args"))
+    await ctx.server.device.execute(args["endpoint"], args["path"], args.get("args"))
     return {}
 
 
 @command("discover", {vol.Required("endpoint"): ENDPOINT, vol.Required("path"): PATH})
 async def discover(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    links = await ctx.server.discover(args["endpoint"], args["path"])
+    links = await ctx.server.device.discover(args["endpoint"], args["path"])
     return {"links": [{"path": str(path), "attributes": attrs} for path, attrs in links]}
 
 
@@ -201,13 +207,13 @@ async def write_attributes(ctx: CommandContext, args: dict[str, Any]) -> Any:
     attributes = {name: args[name] for name in ATTRIBUTES if name in args}
     if not attributes:
         raise ApiError("invalid_args", f"give at least one of {', '.join(ATTRIBUTES)}")
-    await ctx.server.write_attributes(args["endpoint"], args["path"], attributes)
+    await ctx.server.device.write_attributes(args["endpoint"], args["path"], attributes)
     return {}
 
 
 @command("observe", {vol.Required("endpoint"): ENDPOINT, **PATHS})
 async def observe(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    return _records_json(await ctx.server.observe(args["endpoint"], _paths(args)))
+    return _records_json(await ctx.server.observations.observe(args["endpoint"], _paths(args)))
 
 
 @command(
@@ -215,7 +221,7 @@ async def observe(ctx: CommandContext, args: dict[str, Any]) -> Any:
     {vol.Required("endpoint"): ENDPOINT, **PATHS, vol.Optional("active", default=True): bool},
 )
 async def cancel_observe(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    await ctx.server.cancel_observe(args["endpoint"], _paths(args), active=args["active"])
+    await ctx.server.observations.cancel_observe(args["endpoint"], _paths(args), active=args["active"])
     return {}
 
 
@@ -239,7 +245,7 @@ async def create(ctx: CommandContext, args: dict[str, Any]) -> Any:
             raise ApiError("invalid_args", f"values: {key!r} is not a resource id")
         values[Path(path.object_id, instance, int(key))] = value
     records = _records(ctx, endpoint, values)
-    created = await ctx.server.create(endpoint, path, records, args.get("instance_id"))
+    created = await ctx.server.device.create(endpoint, path, records, args.get("instance_id"))
     return {"path": str(created)}
 
 
@@ -247,13 +253,13 @@ async def create(ctx: CommandContext, args: dict[str, Any]) -> Any:
 async def delete(ctx: CommandContext, args: dict[str, Any]) -> Any:
     if args["path"].level is not PathLevel.INSTANCE:
         raise ApiError("invalid_args", f"path: {args['path']} is not an object instance")
-    await ctx.server.delete(args["endpoint"], args["path"])
+    await ctx.server.device.delete(args["endpoint"], args["path"])
     return {}
 
 
 @command("remove_endpoint", {vol.Required("endpoint"): ENDPOINT})
 async def remove_endpoint(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    await ctx.server.remove_endpoint(args["endpoint"])
+    ctx.server.registrations.remove(args["endpoint"])
     return {}
 
 

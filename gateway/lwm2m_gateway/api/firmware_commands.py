@@ -9,7 +9,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from ..lwm2m.firmware_update import FirmwareUpdates
+from ..server.firmware_updates import FirmwareUpdates
 from .commands import ENDPOINT, CommandContext, command
 from .messages import ApiError
 

@@ -13,9 +13,7 @@ from aiohttp import WSMsgType, web
 
 from .. import __version__
 from ..lwm2m.errors import Lwm2mError
-from ..lwm2m.firmware_update import FirmwareUpdates
-from ..lwm2m.model import ObjectRegistry
-from ..lwm2m.server import Lwm2mServer, ServerEvent
+from ..server import Lwm2mServer, ServerEvent
 from .commands import CommandContext, run_command
 from .messages import (
     ApiError,
@@ -61,24 +59,20 @@ class ApiServer:
     def __init__(
         self,
         server: Lwm2mServer,
-        registry: ObjectRegistry,
         gateway_id: str,
         *,
-        firmware: FirmwareUpdates | None = None,
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str | None = None,
     ) -> None:
         self.server = server
-        self.registry = registry
         self.gateway_id = gateway_id
-        self.firmware = firmware
         self.host = host
         self.port = port
         self.token = token
         self.connections: set[Connection] = set()
         self._runner: web.AppRunner | None = None
-        self._unsubscribe = server.subscribe(self._on_event)
+        self._unsubscribe = server.events.subscribe(self._on_event)
 
     async def start(self) -> None:
         app = web.Application()
@@ -104,8 +98,9 @@ class ApiServer:
 
     def _on_event(self, event: ServerEvent) -> None:
         data = dict(event.data)
-        if event.name in ("endpoint_registered", "endpoint_updated") and self.firmware is not None:
-            data["firmware"] = self.firmware.endpoint_json(event.endpoint)
+        firmware = self.server.firmware
+        if event.name in ("endpoint_registered", "endpoint_updated") and firmware is not None:
+            data["firmware"] = firmware.endpoint_json(event.endpoint)
         message = EventMessage(event.name, data).to_json()
         for connection in list(self.connections):
             if connection.listening:
@@ -123,7 +118,7 @@ class ApiServer:
         self.connections.add(connection)
         writer = asyncio.create_task(connection.write_loop())
         connection.send(ServerInfoMessage(__version__, self.gateway_id).to_json())
-        context = CommandContext(self.server, self.registry, lambda: None, self.firmware)
+        context = CommandContext(self.server, lambda: None)
 
         def start_listening() -> None:
             connection.listening = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .errors import BadRequest
@@ -161,29 +161,36 @@ def parse_register(query: Sequence[str], payload: bytes, address: str) -> Regist
     )
 
 
-def apply_update(
+def updated_registration(
     registration: Registration, query: Sequence[str], payload: bytes, address: str
-) -> bool:
-    """Apply an Update (POST /rd/<id>); returns True when the object links changed."""
+) -> tuple[Registration, bool]:
+    """An Update (POST /rd/<id>) applied to a copy: the original is untouched, so a rejected
+    Update changes nothing. Also returns whether the object links changed."""
     params = _query(query)
     unknown = set(params) - {"lt", "b", "sms", "Q"}
     if unknown:
         raise BadRequest(f"Update does not take {', '.join(sorted(unknown))}")
-    if "lt" in params:
-        registration.lifetime = _lifetime(params["lt"])
+    lifetime = _lifetime(params["lt"]) if "lt" in params else registration.lifetime
+    binding, queue_mode = registration.binding, registration.queue_mode
     if "b" in params:
-        registration.binding = _binding(params["b"], registration.lwm2m_version)
-        registration.queue_mode = "Q" in registration.binding or "Q" in params
-    if "sms" in params:
-        registration.sms = params["sms"]
-    registration.address = address
-    registration.last_update = time.time()
-    if not payload:
-        return False
-    root, formats, objects = _parse_links(payload)
-    changed = objects != registration.objects or root != registration.root_path
-    registration.root_path = root
-    registration.objects = objects
-    if formats:
-        registration.content_formats = formats
-    return changed
+        binding = _binding(params["b"], registration.lwm2m_version)
+        queue_mode = "Q" in binding or "Q" in params
+    root, formats, objects = registration.root_path, registration.content_formats, None
+    if payload:
+        root, new_formats, objects = _parse_links(payload)
+        formats = new_formats or formats
+    changed = objects is not None and (
+        objects != registration.objects or root != registration.root_path
+    )
+    return replace(
+        registration,
+        lifetime=lifetime,
+        binding=binding,
+        queue_mode=queue_mode,
+        sms=params.get("sms", registration.sms),
+        address=address,
+        last_update=time.time(),
+        root_path=root,
+        objects=registration.objects.copy() if objects is None else objects,
+        content_formats=list(formats),
+    ), changed

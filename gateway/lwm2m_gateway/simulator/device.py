@@ -19,7 +19,7 @@ import aiocoap.interfaces
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
-from ..lwm2m.coap import bound_port, wait_response
+from ..coap import bound_port, wait_response
 from ..lwm2m.codecs import (
     SINGLE_VALUE_FORMATS,
     SUPPORTED_FORMATS,

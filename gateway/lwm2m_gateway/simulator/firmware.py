@@ -17,7 +17,7 @@ import aiocoap
 import aiocoap.error
 from aiocoap.numbers.codes import Code
 
-from ..lwm2m.coap import wait_response
+from ..coap import wait_response
 from ..lwm2m.firmware import FirmwareState, UpdateResult
 from ..lwm2m.paths import Path
 

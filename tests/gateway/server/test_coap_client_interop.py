@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import Events
 
 CLIENT = shutil.which("coap-client-openssl")
@@ -45,7 +45,7 @@ async def test_libcoap_client_registers_updates_and_deregisters(
     registration_id = registered.data["registration_id"]
     await coap_client("-m", "post", f"{base}/rd/{registration_id}?lt=120")
     await events.wait("endpoint_updated", "libcoap-device")
-    assert lwm2m.endpoint_state("libcoap-device")["lifetime"] == 120
+    assert lwm2m.registrations.describe("libcoap-device")["lifetime"] == 120
     await coap_client("-m", "delete", f"{base}/rd/{registration_id}")
     await events.wait("endpoint_deregistered", "libcoap-device", reason="deregistered")
 
@@ -58,4 +58,4 @@ async def test_libcoap_client_gets_4_00_for_a_register_without_endpoint(
         "-m", "post", "-e", "</3/0>", f"coap://127.0.0.1:{lwm2m.coap_port}/rd?lt=60"
     )
     assert "4.00" in output
-    assert lwm2m.endpoint_names() == []
+    assert lwm2m.registrations.names() == []

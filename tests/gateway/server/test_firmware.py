@@ -15,7 +15,7 @@ from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
 from lwm2m_gateway.lwm2m.firmware import UpdateResult
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import ServerEvent
+from lwm2m_gateway.server import ServerEvent
 from lwm2m_gateway.simulator import SimulatedDevice
 
 IMAGE = b"FW 2.0.0\n" + bytes(range(256)) * 160  # ~40 KiB: dozens of CoAP blocks
@@ -32,7 +32,7 @@ async def start(data_dir: FilePath, coap_port: int = 0) -> Gateway:
 class Results:
     def __init__(self, gateway: Gateway) -> None:
         self.events: list[ServerEvent] = []
-        gateway.server.subscribe(self.events.append)
+        gateway.server.events.subscribe(self.events.append)
 
     async def final(self, endpoint: str, wait_s: float = 15) -> dict[str, Any]:
         for _ in range(int(wait_s / 0.05)):
@@ -63,7 +63,7 @@ async def device_for(gateway: Gateway, name: str) -> SimulatedDevice:
     )
     await device.start()
     for _ in range(100):
-        if name in gateway.server.endpoint_names() and gateway.server.state(name).values:
+        if name in gateway.server.registrations.names() and gateway.server.registrations.get(name).values:
             return device
         await asyncio.sleep(0.05)
     raise AssertionError(f"{name} did not register")
@@ -97,7 +97,7 @@ async def test_push_with_small_blocks_for_slow_links(tmp_path: FilePath) -> None
     results = Results(gateway)
     device = await device_for(gateway, "slow-link")
     try:
-        assert gateway.firmware.block_size == 64
+        assert gateway.firmware.settings.block_size == 64
         gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["slow-link"])
         await gateway.firmware.start("slow-link", method="push")
         assert (await results.final("slow-link"))["status"] == "succeeded"
@@ -242,7 +242,7 @@ async def test_registering_again_with_the_new_version_completes_the_update(
         gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["rebooter"])
         await gateway.firmware.start("rebooter", method="pull")
         gateway.firmware.jobs["rebooter"].status = "updating"  # Update was executed
-        await gateway.server.cancel_observe("rebooter", [Path(5, 0)], active=False)
+        await gateway.server.observations.cancel_observe("rebooter", [Path(5, 0)], active=False)
         device.values[Path(3, 0, 3)] = "2.0.0"  # rebooted into the new image, result unseen
         await device.register()
         result = await results.final("rebooter")

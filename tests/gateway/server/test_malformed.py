@@ -10,7 +10,7 @@ import pytest
 from aiocoap.numbers.codes import Code
 
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import DeviceFactory, Events
 
 GARBAGE = [
@@ -32,7 +32,7 @@ async def test_garbage_datagrams_do_not_stop_the_server(
             raw.sendto(datagram, ("127.0.0.1", lwm2m.coap_port))
     await make_device(lwm2m, "after-garbage")
     await events.wait("endpoint_registered", "after-garbage")
-    (record,) = await lwm2m.read("after-garbage", [Path(3303, 0, 5700)])
+    (record,) = await lwm2m.device.read("after-garbage", [Path(3303, 0, 5700)])
     assert record.value == 21.5
 
 
@@ -70,5 +70,5 @@ async def test_a_device_answering_garbage_gets_a_codec_error_not_a_crash(
     from lwm2m_gateway.lwm2m.errors import CodecError
 
     with pytest.raises(CodecError, match="SenML JSON"):
-        await lwm2m.read("liar", [Path(3, 0)])
-    assert lwm2m.endpoint_names() == ["liar"]
+        await lwm2m.device.read("liar", [Path(3, 0)])
+    assert lwm2m.registrations.names() == ["liar"]

@@ -6,7 +6,7 @@ import asyncio
 
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import DeviceFactory, Events
 
 
@@ -25,7 +25,7 @@ async def test_notifications_become_resource_changed_events(
     lwm2m, events = server
     device = await make_device(lwm2m, "obs", content_format=ContentFormat.SENML_CBOR)
     await events.wait("endpoint_registered", "obs")
-    await lwm2m.observe("obs", [Path(3303, 0, 5700)])
+    await lwm2m.observations.observe("obs", [Path(3303, 0, 5700)])
     for value in (22.0, 23.5, 19.25):
         device.set_value("/3303/0/5700", value)
         await events.wait("resource_changed", "obs", path="/3303/0/5700", value=value)
@@ -38,7 +38,7 @@ async def test_observing_an_instance_reports_each_resource(
     lwm2m, events = server
     device = await make_device(lwm2m, "inst", content_format=ContentFormat.TLV)
     await events.wait("endpoint_registered", "inst")
-    await lwm2m.observe("inst", [Path(3311, 0)])
+    await lwm2m.observations.observe("inst", [Path(3311, 0)])
     device.set_value("/3311/0/5851", 77)
     await events.wait("resource_changed", "inst", path="/3311/0/5851", value=77)
 
@@ -49,7 +49,7 @@ async def test_composite_observe(
     lwm2m, events = server
     device = await make_device(lwm2m, "comp", content_format=ContentFormat.SENML_JSON)
     await events.wait("endpoint_registered", "comp")
-    await lwm2m.observe("comp", [Path(3303, 0, 5700), Path(3304, 0, 5700)])
+    await lwm2m.observations.observe("comp", [Path(3303, 0, 5700), Path(3304, 0, 5700)])
     device.set_value("/3304/0/5700", 60.0)
     await events.wait("resource_changed", "comp", path="/3304/0/5700", value=60.0)
 
@@ -60,9 +60,9 @@ async def test_observe_twice_asks_the_device_once(
     lwm2m, events = server
     device = await make_device(lwm2m, "twice")
     await events.wait("endpoint_registered", "twice")
-    await lwm2m.observe("twice", [Path(3303, 0, 5700)])
+    await lwm2m.observations.observe("twice", [Path(3303, 0, 5700)])
     before = len(device.requests)
-    records = await lwm2m.observe("twice", [Path(3303, 0, 5700)])
+    records = await lwm2m.observations.observe("twice", [Path(3303, 0, 5700)])
     assert len(device.requests) == before
     assert [r.value for r in records] == [21.5]
 
@@ -73,8 +73,8 @@ async def test_gt_attribute_filters_notifications(
     lwm2m, events = server
     device = await make_device(lwm2m, "gt")
     await events.wait("endpoint_registered", "gt")
-    await lwm2m.write_attributes("gt", Path(3303, 0, 5700), {"gt": 30})
-    await lwm2m.observe("gt", [Path(3303, 0, 5700)])
+    await lwm2m.device.write_attributes("gt", Path(3303, 0, 5700), {"gt": 30})
+    await lwm2m.observations.observe("gt", [Path(3303, 0, 5700)])
     device.set_value("/3303/0/5700", 25.0)  # below the threshold: no notification
     device.set_value("/3303/0/5700", 31.0)  # crosses it
     await events.wait("resource_changed", "gt", path="/3303/0/5700", value=31.0)
@@ -87,11 +87,11 @@ async def test_passive_cancel_stops_events(
     lwm2m, events = server
     device = await make_device(lwm2m, "quiet")
     await events.wait("endpoint_registered", "quiet")
-    await lwm2m.observe("quiet", [Path(3303, 0, 5700)])
-    await lwm2m.cancel_observe("quiet", [Path(3303, 0, 5700)], active=False)
+    await lwm2m.observations.observe("quiet", [Path(3303, 0, 5700)])
+    await lwm2m.observations.cancel_observe("quiet", [Path(3303, 0, 5700)], active=False)
     device.set_value("/3303/0/5700", 40.0)
     assert 40.0 not in await changes(events, "quiet", "/3303/0/5700")
-    assert lwm2m.store.load_observations() == {}
+    assert lwm2m.store.load_observations_of("quiet") == {}
 
 
 async def test_active_cancel_tells_the_device(
@@ -100,8 +100,8 @@ async def test_active_cancel_tells_the_device(
     lwm2m, events = server
     device = await make_device(lwm2m, "active")
     await events.wait("endpoint_registered", "active")
-    await lwm2m.observe("active", [Path(3303, 0, 5700)])
-    await lwm2m.cancel_observe("active", [Path(3303, 0, 5700)], active=True)
+    await lwm2m.observations.observe("active", [Path(3303, 0, 5700)])
+    await lwm2m.observations.cancel_observe("active", [Path(3303, 0, 5700)], active=True)
     assert device.requests[-1] == ("GET", "/3303/0/5700")
     device.set_value("/3303/0/5700", 41.0)
     assert 41.0 not in await changes(events, "active", "/3303/0/5700")
@@ -113,7 +113,7 @@ async def test_observations_come_back_when_the_device_registers_again(
     lwm2m, events = server
     device = await make_device(lwm2m, "reboot", auto_update=False)
     await events.wait("endpoint_registered", "reboot")
-    await lwm2m.observe("reboot", [Path(3303, 0, 5700)])
+    await lwm2m.observations.observe("reboot", [Path(3303, 0, 5700)])
     await device.stop()
     rebooted = await make_device(lwm2m, "reboot", auto_update=False)  # new socket, new token
     events.seen.clear()

@@ -7,8 +7,8 @@ import pytest
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.errors import DeviceError, UnknownEndpoint
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
 from lwm2m_gateway.lwm2m.values import Record
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import DeviceFactory, Events
 
 FORMATS = [
@@ -38,12 +38,12 @@ async def test_read_a_resource_an_instance_and_an_object(
     server: tuple[Lwm2mServer, Events], device: object
 ) -> None:
     lwm2m, _ = server
-    assert await lwm2m.read("dev", [Path(3303, 0, 5700)]) == [Record(Path(3303, 0, 5700), 21.5)]
-    instance = {r.path: r.value for r in await lwm2m.read("dev", [Path(3, 0)])}
+    assert await lwm2m.device.read("dev", [Path(3303, 0, 5700)]) == [Record(Path(3303, 0, 5700), 21.5)]
+    instance = {r.path: r.value for r in await lwm2m.device.read("dev", [Path(3, 0)])}
     assert instance[Path(3, 0, 0)] == "ha-lwm2m"
     assert instance[Path(3, 0, 6, 1)] == 5
     assert instance[Path(3, 0, 9)] == 87
-    whole = await lwm2m.read("dev", [Path(3312)])
+    whole = await lwm2m.device.read("dev", [Path(3312)])
     assert whole == [Record(Path(3312, 0, 5850), False)]
 
 
@@ -54,11 +54,11 @@ async def test_write_replace_and_partial_update(
     from lwm2m_gateway.simulator import SimulatedDevice
 
     assert isinstance(device, SimulatedDevice)
-    await lwm2m.write("dev", Path(3312, 0, 5850), [Record(Path(3312, 0, 5850), True)], replace=True)
+    await lwm2m.device.write("dev", Path(3312, 0, 5850), [Record(Path(3312, 0, 5850), True)], replace=True)
     assert device.value("/3312/0/5850") is True
     await events.wait("resource_changed", "dev", path="/3312/0/5850", value=True)
     partial = [Record(Path(3311, 0, 5851), 80), Record(Path(3311, 0, 5850), True)]
-    await lwm2m.write("dev", Path(3311, 0), partial, replace=False)
+    await lwm2m.device.write("dev", Path(3311, 0), partial, replace=False)
     assert device.value("/3311/0/5851") == 80
     assert device.value("/3311/0/5850") is True
     assert device.value("/3311/0/5706") == "#FFD080"  # untouched by a partial update
@@ -67,7 +67,7 @@ async def test_write_replace_and_partial_update(
 
 async def test_execute_with_arguments(server: tuple[Lwm2mServer, Events], device: object) -> None:
     lwm2m, _ = server
-    await lwm2m.execute("dev", Path(3, 0, 4), "0='now'")
+    await lwm2m.device.execute("dev", Path(3, 0, 4), "0='now'")
     assert device.executed == [(Path(3, 0, 4), "0='now'")]  # type: ignore[attr-defined]
 
 
@@ -75,13 +75,13 @@ async def test_discover_lists_instances_resources_and_attributes(
     server: tuple[Lwm2mServer, Events], device: object
 ) -> None:
     lwm2m, _ = server
-    await lwm2m.write_attributes("dev", Path(3303, 0, 5700), {"pmin": 2, "pmax": 60, "st": 0.5})
-    links = dict(await lwm2m.discover("dev", Path(3303)))
+    await lwm2m.device.write_attributes("dev", Path(3303, 0, 5700), {"pmin": 2, "pmax": 60, "st": 0.5})
+    links = dict(await lwm2m.device.discover("dev", Path(3303)))
     assert links[Path(3303)] == {"ver": "1.1"}
     assert Path(3303, 0, 5605) in links
     assert links[Path(3303, 0, 5700)] == {"pmin": "2", "pmax": "60", "st": "0.5"}
-    await lwm2m.write_attributes("dev", Path(3303, 0, 5700), {"st": None})
-    assert dict(await lwm2m.discover("dev", Path(3303, 0)))[Path(3303, 0, 5700)] == {
+    await lwm2m.device.write_attributes("dev", Path(3303, 0, 5700), {"st": None})
+    assert dict(await lwm2m.device.discover("dev", Path(3303, 0)))[Path(3303, 0, 5700)] == {
         "pmin": "2",
         "pmax": "60",
     }
@@ -91,7 +91,7 @@ async def test_create_and_delete_an_instance(
     server: tuple[Lwm2mServer, Events], device: object
 ) -> None:
     lwm2m, events = server
-    created = await lwm2m.create(
+    created = await lwm2m.device.create(
         "dev", Path(3303), [Record(Path(3303, 0, 5700), 5.0)], instance_id=None
     )
     assert created.object_id == 3303
@@ -99,12 +99,12 @@ async def test_create_and_delete_an_instance(
     assert device.value(Path(3303, created.instance_id, 5700)) == 5.0  # type: ignore[attr-defined]
     instances = {
         i["id"]
-        for o in lwm2m.endpoint_state("dev")["objects"]
+        for o in lwm2m.registrations.describe("dev")["objects"]
         if o["id"] == 3303
         for i in o["instances"]
     }
     assert created.instance_id in instances
-    await lwm2m.delete("dev", created)
+    await lwm2m.device.delete("dev", created)
     assert device.value(Path(3303, created.instance_id, 5700)) is None  # type: ignore[attr-defined]
     await events.wait("endpoint_updated", "dev")
 
@@ -114,16 +114,16 @@ async def test_errors_carry_the_coap_code_and_path(
 ) -> None:
     lwm2m, _ = server
     with pytest.raises(DeviceError) as missing:
-        await lwm2m.read("dev", [Path(3303, 9, 5700)])
+        await lwm2m.device.read("dev", [Path(3303, 9, 5700)])
     assert missing.value.error_code == "not_found"
     assert missing.value.details()["path"] == "/3303/9/5700"
     with pytest.raises(DeviceError) as read_only:
-        await lwm2m.write(
+        await lwm2m.device.write(
             "dev", Path(3303, 0, 5700), [Record(Path(3303, 0, 5700), 1.0)], replace=True
         )
     assert read_only.value.error_code == "method_not_allowed"
     with pytest.raises(UnknownEndpoint):
-        await lwm2m.read("nobody", [Path(3, 0)])
+        await lwm2m.device.read("nobody", [Path(3, 0)])
 
 
 async def test_composite_read_and_write(
@@ -132,12 +132,12 @@ async def test_composite_read_and_write(
     lwm2m, events = server
     device = await make_device(lwm2m, "multi", content_format=ContentFormat.SENML_CBOR)
     await events.wait("endpoint_registered", "multi")
-    records = await lwm2m.read("multi", [Path(3303, 0, 5700), Path(3, 0, 0)])
+    records = await lwm2m.device.read("multi", [Path(3303, 0, 5700), Path(3, 0, 0)])
     assert {r.path: r.value for r in records} == {
         Path(3303, 0, 5700): 21.5,
         Path(3, 0, 0): "ha-lwm2m",
     }
-    await lwm2m.write(
+    await lwm2m.device.write(
         "multi",
         None,
         [Record(Path(3312, 0, 5850), True), Record(Path(3311, 0, 5851), 10)],
@@ -160,9 +160,9 @@ async def test_a_refused_format_falls_back_to_the_next(
         accept_formats={ContentFormat.TLV, ContentFormat.TEXT},
     )
     await events.wait("endpoint_registered", "liar")
-    records = await lwm2m.read("liar", [Path(3, 0)])
+    records = await lwm2m.device.read("liar", [Path(3, 0)])
     assert any(r.path == Path(3, 0, 0) for r in records)
-    assert lwm2m.state("liar").formats["read"] == ContentFormat.TLV
+    assert lwm2m.registrations.get("liar").formats["read"] == ContentFormat.TLV
     assert device.value("/3/0/0") == "ha-lwm2m"
 
 
@@ -173,7 +173,7 @@ async def test_a_large_value_travels_block_wise_both_ways(
     device = await make_device(lwm2m, "big", content_format=ContentFormat.TLV)
     await events.wait("endpoint_registered", "big")
     text = "".join(chr(65 + i % 26) for i in range(10240))  # 10 KiB, far over one CoAP block
-    await lwm2m.write("big", Path(3311, 0, 5706), [Record(Path(3311, 0, 5706), text)], replace=True)
+    await lwm2m.device.write("big", Path(3311, 0, 5706), [Record(Path(3311, 0, 5706), text)], replace=True)
     assert device.value("/3311/0/5706") == text
-    (record,) = await lwm2m.read("big", [Path(3311, 0, 5706)])
+    (record,) = await lwm2m.device.read("big", [Path(3311, 0, 5706)])
     assert record.value == text

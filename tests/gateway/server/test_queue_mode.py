@@ -20,10 +20,10 @@ async def test_requests_wait_until_the_device_wakes(
     assert registered.data["queue_mode"] is True
     await device.sleep()
     await events.wait("endpoint_asleep", "sleepy", wait_s=5)
-    assert lwm2m.endpoint_state("sleepy")["asleep"] is True
-    assert lwm2m.endpoint_state("sleepy")["online"] is True
+    assert lwm2m.registrations.describe("sleepy")["asleep"] is True
+    assert lwm2m.registrations.describe("sleepy")["online"] is True
     served = len(device.requests)
-    read = asyncio.create_task(lwm2m.read("sleepy", [Path(3303, 0, 5700)]))
+    read = asyncio.create_task(lwm2m.device.read("sleepy", [Path(3303, 0, 5700)]))
     await asyncio.sleep(0.5)
     assert not read.done()
     assert len(device.requests) == served  # nothing was sent to the sleeping device
@@ -42,7 +42,7 @@ async def test_a_device_that_stays_asleep_times_out(
     await device.sleep()
     await events.wait("endpoint_asleep", "gone", wait_s=5)
     with pytest.raises(DeviceTimeout, match="stayed asleep"):
-        await lwm2m.read("gone", [Path(3, 0)])
+        await lwm2m.device.read("gone", [Path(3, 0)])
 
 
 async def test_the_queue_per_device_is_bounded(
@@ -53,9 +53,9 @@ async def test_the_queue_per_device_is_bounded(
     await events.wait("endpoint_registered", "full")
     await device.sleep()
     await events.wait("endpoint_asleep", "full", wait_s=5)
-    waiting = [asyncio.create_task(lwm2m.read("full", [Path(3, 0, 0)])) for _ in range(2)]
+    waiting = [asyncio.create_task(lwm2m.device.read("full", [Path(3, 0, 0)])) for _ in range(2)]
     await asyncio.sleep(0.1)
     with pytest.raises(QueueFull):
-        await lwm2m.read("full", [Path(3, 0, 0)])
+        await lwm2m.device.read("full", [Path(3, 0, 0)])
     await device.wake()
     assert all(r[0].value == "ha-lwm2m" for r in await asyncio.gather(*waiting))

@@ -9,7 +9,7 @@ import pytest
 from aiocoap.numbers.codes import Code
 
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import DeviceFactory, Events
 
 
@@ -55,7 +55,7 @@ async def test_update_without_payload_extends_the_lifetime(
     await events.wait("endpoint_registered", "dev")
     await device.update(lifetime=90)
     await events.wait("endpoint_updated", "dev")
-    assert lwm2m.endpoint_state("dev")["lifetime"] == 90
+    assert lwm2m.registrations.describe("dev")["lifetime"] == 90
 
 
 async def test_update_from_a_new_address_follows_the_device(
@@ -70,9 +70,9 @@ async def test_update_from_a_new_address_follows_the_device(
     second.endpoint = "roamer"
     second.location = location
     await second.update()
-    assert lwm2m.endpoint_state("roamer")["address"] == f"127.0.0.1:{second.port}"
+    assert lwm2m.registrations.describe("roamer")["address"] == f"127.0.0.1:{second.port}"
     second.set_value("/3303/0/5700", 12.5)
-    (record,) = await lwm2m.read("roamer", [Path(3303, 0, 5700)])
+    (record,) = await lwm2m.device.read("roamer", [Path(3303, 0, 5700)])
     assert record.value == 12.5
 
 
@@ -85,7 +85,7 @@ async def test_deregister_forgets_the_endpoint(
     await device.deregister()
     event = await events.wait("endpoint_deregistered", "bye")
     assert event.data["reason"] == "deregistered"
-    assert "bye" not in lwm2m.endpoint_names()
+    assert "bye" not in lwm2m.registrations.names()
     assert lwm2m.store.load_registrations() == {}
 
 
@@ -130,7 +130,7 @@ async def test_malformed_register_gets_a_precise_4_00(
     response = await coap(lwm2m, Code.POST, "/rd", uri_query=query, payload=payload)
     assert response.code == Code.BAD_REQUEST
     assert message in response.payload
-    assert lwm2m.endpoint_names() == []
+    assert lwm2m.registrations.names() == []
 
 
 async def test_unknown_registration_update_and_delete_are_4_04(
@@ -149,7 +149,7 @@ async def test_alternate_root_path_is_used_for_requests(
     payload = b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>,</lwm2m/3303/0>;ver=1.1'
     response = await coap(lwm2m, Code.POST, "/rd", uri_query=["ep=alt", "lt=60"], payload=payload)
     assert response.code == Code.CREATED
-    state = lwm2m.endpoint_state("alt")
+    state = lwm2m.registrations.describe("alt")
     assert state["root_path"] == "/lwm2m"
     assert [o["id"] for o in state["objects"]] == [3, 3303]
-    assert lwm2m.state("alt").registration.uri(Path(3, 0)).endswith("/lwm2m/3/0")
+    assert lwm2m.registrations.get("alt").registration.uri(Path(3, 0)).endswith("/lwm2m/3/0")

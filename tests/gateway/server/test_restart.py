@@ -15,14 +15,13 @@ async def test_restart_serves_known_devices_without_re_registering(
     first, events = await make_server(data)  # type: ignore[operator]
     device = await make_device(first, "survivor", auto_update=False)
     await events.wait("endpoint_registered", "survivor")
-    await first.observe("survivor", [Path(3303, 0, 5700)])
+    await first.observations.observe("survivor", [Path(3303, 0, 5700)])
     port = first.coap_port
     await first.stop()
-    first.store.close()
 
     second, later = await make_server(data, coap_port=port)  # type: ignore[operator]
-    assert second.endpoint_names() == ["survivor"]
-    state = second.endpoint_state("survivor")
+    assert second.registrations.names() == ["survivor"]
+    state = second.registrations.describe("survivor")
     temperature = next(o for o in state["objects"] if o["id"] == 3303)
     values = {r["id"]: r["value"] for r in temperature["instances"][0]["resources"]}
     assert values[5700] == 21.5  # restored from the store, not read again
@@ -31,7 +30,7 @@ async def test_restart_serves_known_devices_without_re_registering(
     # the observation is re-established on its own, and requests reach the stored address
     device.set_value("/3303/0/5700", 18.5)
     await later.wait("resource_changed", "survivor", path="/3303/0/5700", value=18.5)
-    (record,) = await second.read("survivor", [Path(3, 0, 0)])
+    (record,) = await second.device.read("survivor", [Path(3, 0, 0)])
     assert record.value == "ha-lwm2m"
 
 
@@ -43,9 +42,8 @@ async def test_expired_registrations_are_dropped_at_start(
     await make_device(first, "brief", lifetime=1, auto_update=False)
     await events.wait("endpoint_registered", "brief")
     await first.stop()
-    first.store.close()
     import asyncio
 
     await asyncio.sleep(1.2)
     second, _ = await make_server(data)  # type: ignore[operator]
-    assert second.endpoint_names() == []
+    assert second.registrations.names() == []

@@ -9,7 +9,7 @@ from aiocoap.numbers.codes import Code
 
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.server import Lwm2mServer
+from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import DeviceFactory, Events
 
 
@@ -24,7 +24,7 @@ async def test_send_updates_values_and_emits_events(
     await device.send(["/3304/0/5700", "/3/0/9"], fmt=ContentFormat.SENML_CBOR)
     event = await events.wait("resource_changed", "sender", path="/3304/0/5700")
     assert event.data["value"] == 55.5
-    assert lwm2m.endpoint_state("sender")["objects"]
+    assert lwm2m.registrations.describe("sender")["objects"]
 
 
 async def test_send_from_an_unregistered_address_is_refused(

@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import ObjectRegistry
-from .paths import Path, PathLevel
-from .registration import Registration
-from .values import Record, to_json
+from ..lwm2m.model import ObjectRegistry
+from ..lwm2m.paths import Path, PathLevel
+from ..lwm2m.registration import Registration
+from ..lwm2m.values import Record, to_json
 
 
 @dataclass(slots=True)

@@ -13,26 +13,24 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from .errors import Lwm2mError
-from .firmware import (
-    UPDATE_RESULT_MESSAGES,
-    DeliveryMethod,
-    FirmwareCatalogue,
-    FirmwareImage,
-    FirmwareState,
-    UnknownImage,
-    UpdateResult,
-)
-from .paths import Path
-from .values import Record
-
-if TYPE_CHECKING:
-    from .server import Lwm2mServer, ServerEvent
+from ..lwm2m.errors import Lwm2mError
+from ..lwm2m.firmware import UPDATE_RESULT_MESSAGES, DeliveryMethod, FirmwareState, UpdateResult
+from ..lwm2m.paths import Path
+from ..lwm2m.values import Record
+from .config import FirmwareSettings
+from .device_management import DeviceManagement
+from .events import EventBus, ServerEvent
+from .firmware_images import FirmwareCatalogue, FirmwareImage, UnknownImage
+from .observations import Observations
+from .persistence import SettingStore
+from .registrations import Registrations
+from .tasks import BackgroundTasks
+from .transport import CoapTransport
 
 _LOGGER = logging.getLogger(__name__)
 JOBS_KEY = "firmware.jobs"
@@ -64,19 +62,27 @@ class FirmwareJob:
 class FirmwareUpdates:
     def __init__(
         self,
-        server: Lwm2mServer,
-        catalogue: FirmwareCatalogue,
-        public_host: str,
-        block_size: int = 1024,
-        push_timeout: float = 600.0,
+        settings: FirmwareSettings,
+        *,
+        store: SettingStore,
+        transport: CoapTransport,
+        registrations: Registrations,
+        device: DeviceManagement,
+        observations: Observations,
+        events: EventBus,
+        tasks: BackgroundTasks,
     ) -> None:
-        self.server = server
-        self.block_size = block_size  # Block1 size of a push (small suits slow, lossy links)
-        self.push_timeout = push_timeout  # the whole block-wise push, not one block
-        self.catalogue = catalogue
-        self.public_host = public_host
+        self.settings = settings
+        self.catalogue = FirmwareCatalogue(store, settings.data_dir)
+        self._store = store
+        self._transport = transport
+        self._registrations = registrations
+        self._device = device
+        self._observations = observations
+        self._events = events
+        self._tasks = tasks
         self.jobs: dict[str, FirmwareJob] = {}
-        raw = server.store.get_meta(JOBS_KEY)
+        raw = store.get_meta(JOBS_KEY)
         for item in json.loads(raw) if raw else []:
             try:
                 job = FirmwareJob(**item)
@@ -84,12 +90,12 @@ class FirmwareUpdates:
                 _LOGGER.warning("Skipping an unreadable stored firmware job: %r", item)
                 continue
             self.jobs[job.endpoint] = job
-        server.routes["fw"] = self._serve
-        server.subscribe(self._on_event)
+        transport.route("fw", self._serve)
+        events.subscribe(self._on_event)
 
     def available(self, endpoint: str) -> FirmwareImage | None:
         """The image for this endpoint: by name first, else by its object 3 manufacturer/model."""
-        state = self.server.state(endpoint)
+        state = self._registrations.get(endpoint)
         manufacturer = state.values.get(Path(3, 0, 0), (None, 0))[0]
         model = state.values.get(Path(3, 0, 1), (None, 0))[0]
         return self.catalogue.image_for(endpoint, manufacturer, model)
@@ -105,27 +111,27 @@ class FirmwareUpdates:
 
     def images_changed(self) -> None:
         """After an image is added or removed, every endpoint's available image may differ."""
-        for name in self.server.endpoint_names():
-            self.server.emit("endpoint_updated", name, self.server.endpoint_state(name))
+        for name in self._registrations.names():
+            self._events.emit("endpoint_updated", name, self._registrations.describe(name))
 
     def uri(self, image_id: str) -> str:
-        return f"coap://{self.public_host}:{self.server.coap_port}/fw/{image_id}"
+        return f"coap://{self.settings.public_host}:{self._transport.port}/fw/{image_id}"
 
     def _save(self) -> None:
-        self.server.store.set_meta(JOBS_KEY, json.dumps([j.to_json() for j in self.jobs.values()]))
+        self._store.set_meta(JOBS_KEY, json.dumps([j.to_json() for j in self.jobs.values()]))
 
     def _report(self, job: FirmwareJob) -> None:
         self._save()
         percent = round(100 * job.bytes_done / job.total) if job.total else 0
         name = "firmware_result" if job.status not in ACTIVE else "firmware_progress"
-        self.server.emit(name, job.endpoint, {**job.to_json(), "percent": percent})
+        self._events.emit(name, job.endpoint, {**job.to_json(), "percent": percent})
 
     # --- starting and stopping ------------------------------------------------------------------
 
     async def start(
         self, endpoint: str, image_id: str | None = None, method: str | None = None
     ) -> FirmwareJob:
-        self.server.state(endpoint)  # UnknownEndpoint first
+        self._registrations.get(endpoint)  # UnknownEndpoint first
         current = self.jobs.get(endpoint)
         if current is not None and current.status in ACTIVE:
             raise FirmwareBusy(
@@ -137,23 +143,23 @@ class FirmwareUpdates:
                 raise UnknownImage(f"no firmware image targets {endpoint}", endpoint=endpoint)
         else:
             image = self.catalogue.get(image_id)
-        values = {r.path: r.value for r in await self.server.read(endpoint, [Path(5, 0)])}
+        values = {r.path: r.value for r in await self._device.read(endpoint, [Path(5, 0)])}
         chosen = method or self._choose(values)
         job = FirmwareJob(endpoint, image.image_id, image.version, chosen, total=image.size)
         self.jobs[endpoint] = job
-        await self.server.observe(endpoint, [Path(5, 0)])
+        await self._observations.observe(endpoint, [Path(5, 0)])
         self._report(job)
         try:
             if chosen == "pull":
                 uri = self.uri(image.image_id)
-                await self.server.write(
+                await self._device.write(
                     endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), uri)], replace=True
                 )
             else:
                 data = self.catalogue.read(image.image_id)
-                await self.server.write(
+                await self._device.write(
                     endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True,
-                    block_size=self.block_size, seconds=self.push_timeout,
+                    block_size=self.settings.block_size, seconds=self.settings.push_timeout,
                 )  # fmt: skip
                 job.bytes_done = job.total
                 self._report(job)
@@ -177,14 +183,14 @@ class FirmwareUpdates:
         job = self.jobs.get(endpoint)
         if job is None or job.status not in ACTIVE:
             raise Lwm2mError(f"{endpoint} has no firmware update in progress", endpoint=endpoint)
-        await self.server.execute(endpoint, Path(5, 0, 10))
+        await self._device.execute(endpoint, Path(5, 0, 10))
         job.status, job.message = "cancelled", UPDATE_RESULT_MESSAGES[UpdateResult.CANCELLED]
         self._report(job)
         return job
 
     async def reset(self, endpoint: str) -> None:
         """Writing an empty Package URI resets the device's state machine (E.6)."""
-        await self.server.write(endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), "")], replace=True)
+        await self._device.write(endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), "")], replace=True)
         job = self.jobs.get(endpoint)
         if job is not None and job.status in ACTIVE:
             job.status, job.message = "cancelled", "reset"
@@ -206,7 +212,7 @@ class FirmwareUpdates:
         )
         for job in self.jobs.values():
             if job.image_id == path[1] and job.status == "downloading":
-                state = self.server.endpoint_at(request.remote.hostinfo)
+                state = self._registrations.at_address(request.remote.hostinfo)
                 if state is not None and state.name == job.endpoint:
                     step = max(1, job.total // 20)  # report every 5 %
                     if served // step != job.bytes_done // step or served == job.total:
@@ -220,7 +226,7 @@ class FirmwareUpdates:
         if job is None or job.status not in ACTIVE:
             return
         if event.name == "endpoint_registered" and job.status == "updating":
-            installed = self.server.state(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[0]
+            installed = self._registrations.get(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[0]
             if installed == job.version:
                 self._finish(job, UpdateResult.SUCCESS)
             return
@@ -230,7 +236,7 @@ class FirmwareUpdates:
         if path == "/5/0/3" and value == FirmwareState.DOWNLOADED and job.status == "downloading":
             job.status, job.bytes_done = "downloaded", job.total
             self._report(job)
-            self.server.spawn(self._install(job))
+            self._tasks.spawn(self._install(job))
         elif path == "/5/0/5" and isinstance(value, int) and value != UpdateResult.INITIAL:
             try:
                 result = UpdateResult(value)
@@ -243,7 +249,7 @@ class FirmwareUpdates:
         job.status = "updating"
         self._report(job)
         try:
-            await self.server.execute(job.endpoint, Path(5, 0, 2))
+            await self._device.execute(job.endpoint, Path(5, 0, 2))
         except Lwm2mError as err:
             job.status, job.message = "failed", f"Update was refused: {err}"
             self._report(job)

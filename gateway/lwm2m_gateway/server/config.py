@@ -1,0 +1,27 @@
+"""The composed server's settings (the command line and TOML file map onto these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+
+
+@dataclass(slots=True)
+class FirmwareSettings:
+    data_dir: FilePath  # images live under <data_dir>/firmware
+    public_host: str  # the host devices fetch pull images from
+    block_size: int = 1024  # Block1 size of a push (small suits slow, lossy links)
+    push_timeout: float = 600.0  # the whole block-wise push, not one block
+
+
+@dataclass(slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    coap_port: int = 5683
+    request_timeout: float = 30.0  # one request to an awake device
+    queue_timeout: float = 300.0  # how long a request waits for a sleeping device to wake
+    queue_limit: int = 32  # requests waiting per sleeping device
+    awake_time: float = 93.0  # CoAP MAX_TRANSMIT_WAIT: how long a queue-mode device listens
+    expiry_grace: float = 2.0  # tolerate an Update arriving just after the lifetime
+    initial_read: bool = True
+    firmware: FirmwareSettings | None = None  # None: no firmware update role

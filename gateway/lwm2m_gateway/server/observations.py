@@ -1,0 +1,194 @@
+"""Information reporting (LwM2M 1.1 core §6.4): Observe, Notify, Cancel, and re-observing.
+
+Observations belong to the gateway: they are stored, and re-established when a device registers
+again or the gateway restarts (the device's old tokens are dead by then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiocoap
+import aiocoap.error
+from aiocoap.numbers.codes import Code
+
+from ..lwm2m.codecs import encode_paths
+from ..lwm2m.errors import Lwm2mError, raise_for_code
+from ..lwm2m.paths import InvalidPath, Path, PathLevel
+from ..lwm2m.values import Record
+from .endpoint import EndpointState
+from .persistence import ObservationStore
+from .presence import Presence
+from .registrations import Registrations
+from .requests import RequestSender
+from .resource_values import ResourceValues
+from .tasks import BackgroundTasks
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def observation_key(paths: Sequence[Path]) -> str:
+    return ",".join(str(path) for path in paths)
+
+
+@dataclass(slots=True)
+class Observation:
+    paths: tuple[Path, ...]
+    request: Any  # aiocoap's pending request, whose .observation yields notifications
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> str:
+        return observation_key(self.paths)
+
+    @property
+    def live(self) -> bool:
+        return not self.request.observation.cancelled
+
+    def cancel(self) -> None:
+        if not self.request.observation.cancelled:
+            self.request.observation.cancel()
+        if self.task is not None:
+            self.task.cancel()
+
+
+class Observations:
+    def __init__(
+        self,
+        *,
+        requests: RequestSender,
+        registrations: Registrations,
+        values: ResourceValues,
+        presence: Presence,
+        store: ObservationStore,
+        tasks: BackgroundTasks,
+    ) -> None:
+        self._requests = requests
+        self._registrations = registrations
+        self._values = values
+        self._presence = presence
+        self._store = store
+        self._tasks = tasks
+        self._live: dict[str, dict[str, Observation]] = {}
+
+    async def observe(self, endpoint: str, paths: Sequence[Path]) -> list[Record]:
+        state = self._registrations.get(endpoint)
+        key = observation_key(paths)
+        current = self._live.get(endpoint, {}).get(key)
+        if current is not None and current.live:
+            return _cached(state, paths)
+        records, observation = await self._start(state, tuple(paths))
+        self._live.setdefault(endpoint, {})[key] = observation
+        self._store.save_observation(endpoint, key, {"paths": [str(p) for p in paths]})
+        self._values.apply(state, records)
+        return records
+
+    async def _start(
+        self, state: EndpointState, paths: tuple[Path, ...]
+    ) -> tuple[list[Record], Observation]:
+        requests = self._requests
+        if len(paths) == 1:
+            base = paths[0]
+            formats = requests.formats(state, "read", single=base.level >= PathLevel.RESOURCE)
+
+            def build(fmt: int) -> aiocoap.Message:
+                return requests.message(state, Code.GET, base, accept=fmt, observe=0)
+
+            kind = "read"
+        else:
+            base, kind = Path(), "composite"
+            formats = requests.composite_formats(state)
+
+            def build(fmt: int) -> aiocoap.Message:
+                return requests.message(
+                    state, Code.FETCH, base, payload=encode_paths(paths, fmt),
+                    content_format=fmt, accept=fmt, observe=0,
+                )  # fmt: skip
+
+        response, request, fmt = await requests.negotiate_request(
+            state, kind, formats, build, base
+        )
+        records = requests.decode(state, response, fmt, base)
+        observation = Observation(paths, request)
+        observation.task = self._tasks.spawn(self._follow(state.name, observation, fmt, base))
+        return records, observation
+
+    async def _follow(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
+        try:
+            async for notification in observation.request.observation:
+                state = self._registrations.get(name)
+                self._presence.touch(state)
+                if not notification.code.is_successful():
+                    _LOGGER.info(
+                        "%s ended observation %s with %s", name, observation.key, notification.code
+                    )
+                    break
+                try:
+                    records = self._requests.decode(state, notification, fmt, base)
+                except Lwm2mError as err:
+                    _LOGGER.warning(
+                        "Bad notification from %s on %s: %s", name, observation.key, err
+                    )
+                    continue
+                self._values.apply(state, records)
+        except (aiocoap.error.Error, Lwm2mError) as err:
+            _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
+        finally:
+            mine = self._live.get(name, {})
+            if mine.get(observation.key) is observation:
+                del mine[observation.key]
+
+    async def cancel_observe(
+        self, endpoint: str, paths: Sequence[Path], *, active: bool = True
+    ) -> None:
+        """Cancel (1.1 core §6.4.2). Passive: forget it, so the next notification is reset.
+        Active: also send Observe=1 to the device."""
+        state = self._registrations.get(endpoint)
+        key = observation_key(paths)
+        observation = self._live.get(endpoint, {}).pop(key, None)
+        self._store.delete_observation(endpoint, key)
+        if observation is not None:
+            observation.cancel()
+        if active and len(paths) == 1:
+            message = self._requests.message(state, Code.GET, paths[0], observe=1)
+            response = await self._requests.exchange(state, message, paths[0])
+            raise_for_code(response.code, response.payload, endpoint=endpoint, path=key)
+
+    def live_keys(self, endpoint: str) -> list[str]:
+        """The observations of an endpoint that currently deliver notifications."""
+        return sorted(k for k, o in self._live.get(endpoint, {}).items() if o.live)
+
+    def drop(self, endpoint: str) -> None:
+        """Drop this endpoint's live observations (stored ones stay, to come back on register)."""
+        for observation in self._live.pop(endpoint, {}).values():
+            observation.cancel()
+
+    def stop(self) -> None:
+        for name in list(self._live):
+            self.drop(name)
+
+    async def reestablish(self, state: EndpointState) -> None:
+        """Observe again everything stored for this endpoint (its old tokens are dead)."""
+        for key, data in self._store.load_observations_of(state.name).items():
+            try:
+                paths = [Path.parse(p) for p in data.get("paths", key.split(","))]
+            except InvalidPath:
+                continue
+            if (old := self._live.get(state.name, {}).pop(key, None)) is not None:
+                old.cancel()
+            try:
+                await self.observe(state.name, paths)
+            except Lwm2mError as err:
+                _LOGGER.info("Could not re-observe %s on %s: %s", key, state.name, err)
+
+
+def _cached(state: EndpointState, paths: Sequence[Path]) -> list[Record]:
+    return [
+        Record(path, value, stamp)
+        for path, (value, stamp) in state.values.items()
+        if any(p.contains(path) for p in paths)
+    ]

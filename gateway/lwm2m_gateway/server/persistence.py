@@ -1,0 +1,40 @@
+"""What the server roles store and load: small interfaces, implemented by the SQLite store.
+
+Each role receives only the part it needs, so no role (and nothing in the protocol core)
+imports the store module; another backend implements these and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+
+class RegistrationStore(Protocol):
+    def save_registration(self, endpoint: str, data: Mapping[str, Any]) -> None: ...
+    def load_registrations(self) -> dict[str, dict[str, Any]]: ...
+    def delete_registration(self, endpoint: str) -> None: ...
+    def delete_endpoint(self, endpoint: str) -> None: ...
+
+
+class ValueStore(Protocol):
+    def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None: ...
+    def delete_values(self, endpoint: str, path_prefix: str) -> None: ...
+    def load_values(self) -> dict[str, dict[str, tuple[Any, float]]]: ...
+
+
+class ObservationStore(Protocol):
+    def save_observation(self, endpoint: str, key: str, data: Mapping[str, Any]) -> None: ...
+    def delete_observation(self, endpoint: str, key: str) -> None: ...
+    def load_observations_of(self, endpoint: str) -> dict[str, dict[str, Any]]: ...
+
+
+class SettingStore(Protocol):
+    """Small named documents (firmware catalogue and jobs, credentials to come)."""
+
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+class Persistence(RegistrationStore, ValueStore, ObservationStore, SettingStore, Protocol):
+    """Everything the composed server stores."""

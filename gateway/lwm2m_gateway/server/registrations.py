@@ -1,0 +1,234 @@
+"""The registration interface (LwM2M 1.1 core §6.2): the endpoint registry and its lifetimes.
+
+Endpoints are keyed by name, never by address, so a device behind NAT may come back from
+anywhere. A Register or Update is validated completely and stored before memory changes.
+What happens after a registration (inventory, re-observing) belongs to other roles, which
+listen here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any, Protocol
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from ..lwm2m.errors import BadRequest, UnknownEndpoint
+from ..lwm2m.model import ObjectRegistry
+from ..lwm2m.paths import InvalidPath, Path
+from ..lwm2m.registration import Registration, parse_register, updated_registration
+from .config import ServerConfig
+from .endpoint import EndpointState
+from .events import EventBus
+from .persistence import RegistrationStore
+from .presence import Presence
+from .tasks import Timers
+
+_LOGGER = logging.getLogger(__name__)
+LINK_FORMAT = 40
+
+
+class RegistrationListener(Protocol):
+    def registered(self, state: EndpointState) -> None:
+        """A Register was accepted (also when it replaces an earlier registration)."""
+
+    def updated(self, state: EndpointState, new_objects: list[int]) -> None:
+        """An Update was accepted; new_objects are the object ids it announced first."""
+
+    def unregistered(self, state: EndpointState) -> None:
+        """The registration ended: De-register, expiry, removal, or replaced by a Register."""
+
+
+class Registrations:
+    def __init__(
+        self,
+        config: ServerConfig,
+        store: RegistrationStore,
+        events: EventBus,
+        presence: Presence,
+        registry: ObjectRegistry,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._events = events
+        self._presence = presence
+        self._registry = registry
+        self._endpoints: dict[str, EndpointState] = {}
+        self._by_registration_id: dict[str, str] = {}
+        self._timers = Timers()
+        self._listeners: list[RegistrationListener] = []
+
+    def add_listener(self, listener: RegistrationListener) -> None:
+        self._listeners.append(listener)
+
+    # --- the registry ------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return sorted(self._endpoints)
+
+    def states(self) -> list[EndpointState]:
+        return list(self._endpoints.values())
+
+    def get(self, endpoint: str) -> EndpointState:
+        try:
+            return self._endpoints[endpoint]
+        except KeyError:
+            raise UnknownEndpoint(f"no endpoint {endpoint!r}", endpoint=endpoint) from None
+
+    def is_current(self, state: EndpointState) -> bool:
+        """Whether state is still the live registration of its endpoint."""
+        return self._endpoints.get(state.name) is state
+
+    def at_address(self, address: str) -> EndpointState | None:
+        """The registered endpoint whose last known address is host:port (Send, firmware)."""
+        return next(
+            (s for s in self._endpoints.values() if s.registration.address == address), None
+        )
+
+    def describe(self, endpoint: str) -> dict[str, Any]:
+        """The endpoint object of the API (docs/protocol.md)."""
+        return self.get(endpoint).to_json(self._registry)
+
+    def save(self, state: EndpointState) -> None:
+        """Store a registration another role changed (Create and Delete change instances)."""
+        self._store.save_registration(state.name, state.registration.to_json())
+
+    def restore(self, values: dict[str, dict[str, tuple[Any, float]]]) -> None:
+        """Load the stored registrations still within their lifetime, with their last values."""
+        now = time.time()
+        for name, data in self._store.load_registrations().items():
+            try:
+                registration = Registration.from_json(data)
+            except (TypeError, KeyError, ValueError):
+                _LOGGER.warning("Skipping the unreadable stored registration of %s", name)
+                continue
+            if registration.expires_at <= now:
+                self._store.delete_registration(name)
+                continue
+            state = EndpointState(registration, last_seen=registration.last_update)
+            for path_text, (value, stamp) in values.get(name, {}).items():
+                with contextlib.suppress(InvalidPath):
+                    path = Path.parse(path_text)
+                    state.values[path] = (value, stamp)
+                    state.resources.add(path)
+            self._add(state)
+        _LOGGER.info("Restored %d registrations", len(self._endpoints))
+
+    def remove(self, endpoint: str) -> None:
+        """Forget an endpoint entirely: registration, observations and values."""
+        self.get(endpoint)
+        self._store.delete_endpoint(endpoint)
+        self._drop(endpoint)
+        self._events.emit("endpoint_deregistered", endpoint, {"endpoint": endpoint, "reason": "removed"})
+
+    def stop(self) -> None:
+        self._timers.cancel_all()
+
+    def _add(self, state: EndpointState) -> None:
+        self._endpoints[state.name] = state
+        self._by_registration_id[state.registration.registration_id] = state.name
+        self._expire_at(state, state.registration.expires_at)
+
+    def _drop(self, name: str) -> EndpointState | None:
+        state = self._endpoints.pop(name, None)
+        if state is None:
+            return None
+        state.online = False
+        self._by_registration_id.pop(state.registration.registration_id, None)
+        self._timers.cancel(name)
+        self._presence.forget(name)
+        for listener in list(self._listeners):
+            listener.unregistered(state)
+        return state
+
+    def _expire_at(self, state: EndpointState, when: float) -> None:
+        self._timers.set(state.name, when, lambda: self._expire(state))
+
+    def _expire(self, state: EndpointState) -> None:
+        if not self.is_current(state):
+            return
+        deadline = state.registration.expires_at + self._config.expiry_grace
+        if time.time() < deadline:
+            self._expire_at(state, deadline)
+            return
+        _LOGGER.info("Registration of %s expired", state.name)
+        self._store.delete_registration(state.name)
+        self._drop(state.name)
+        self._events.emit(
+            "endpoint_deregistered", state.name, {"endpoint": state.name, "reason": "expired"}
+        )
+
+    # --- the CoAP side -------------------------------------------------------------------------------
+
+    async def handle(self, request: aiocoap.Message) -> aiocoap.Message:
+        """Everything under /rd: Register, Update, De-register."""
+        path = request.opt.uri_path
+        if len(path) == 1 and request.code == Code.POST:
+            return self._register(request)
+        if len(path) == 2:
+            if request.code == Code.POST:
+                return self._update(request, path[1])
+            if request.code == Code.DELETE:
+                return self._deregister(path[1])
+            return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
+        return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such resource")
+
+    def _register(self, request: aiocoap.Message) -> aiocoap.Message:
+        if request.opt.content_format not in (None, LINK_FORMAT):
+            raise BadRequest("Register payload must be link format (content format 40)")
+        registration = parse_register(
+            request.opt.uri_query, request.payload, request.remote.hostinfo
+        )
+        name = registration.endpoint
+        self._store.save_registration(name, registration.to_json())
+        previous = self._drop(name)
+        state = EndpointState(registration)
+        if previous is not None:
+            state.values = previous.values  # kept until the inventory refreshes them
+            state.resources = previous.resources
+        self._add(state)
+        self._presence.touch(state)
+        _LOGGER.info(
+            "Registered %s (lwm2m %s, b=%s, lt=%d) from %s",
+            name, registration.lwm2m_version, registration.binding, registration.lifetime,
+            registration.address,
+        )  # fmt: skip
+        for listener in list(self._listeners):
+            listener.registered(state)
+        return aiocoap.Message(
+            code=Code.CREATED, location_path=("rd", registration.registration_id)
+        )
+
+    def _update(self, request: aiocoap.Message, registration_id: str) -> aiocoap.Message:
+        name = self._by_registration_id.get(registration_id)
+        if name is None:
+            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+        if request.payload and request.opt.content_format not in (None, LINK_FORMAT):
+            raise BadRequest("Update payload must be link format (content format 40)")
+        state = self._endpoints[name]
+        registration, changed = updated_registration(
+            state.registration, request.opt.uri_query, request.payload, request.remote.hostinfo
+        )
+        self._store.save_registration(name, registration.to_json())
+        new_objects = sorted(set(registration.objects) - set(state.registration.objects))
+        state.registration = registration
+        self._expire_at(state, registration.expires_at)
+        self._presence.touch(state)
+        if changed:
+            _LOGGER.info("%s updated its objects", name)
+        for listener in list(self._listeners):
+            listener.updated(state, new_objects)
+        return aiocoap.Message(code=Code.CHANGED)
+
+    def _deregister(self, registration_id: str) -> aiocoap.Message:
+        name = self._by_registration_id.get(registration_id)
+        if name is None:
+            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+        self._store.delete_registration(name)
+        self._drop(name)
+        _LOGGER.info("%s de-registered", name)
+        self._events.emit("endpoint_deregistered", name, {"endpoint": name, "reason": "deregistered"})
+        return aiocoap.Message(code=Code.DELETED)

@@ -1,0 +1,163 @@
+"""Sending one request to a device: waiting for a sleeping device, bounding the wait for an
+answer, choosing the content format and moving on when the device refuses it.
+
+Reads and observes ask in the best format the device announced and move on when it answers
+4.06 Not Acceptable; writes move on after 4.15 Unsupported Content-Format. The format that
+worked is remembered per endpoint and kind of request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import aiocoap
+import aiocoap.error
+from aiocoap.numbers.codes import Code
+
+from ..coap import wait_response
+from ..lwm2m.codecs import ContentFormat, decode, preferred_formats
+from ..lwm2m.codecs.common import TypeResolver
+from ..lwm2m.errors import DeviceError, DeviceTimeout, raise_for_code
+from ..lwm2m.model import ObjectRegistry
+from ..lwm2m.paths import Path
+from ..lwm2m.values import Record
+from .config import ServerConfig
+from .endpoint import EndpointState
+from .presence import Presence
+from .transport import CoapTransport
+
+RETRY_CODES = frozenset({Code.NOT_ACCEPTABLE, Code.UNSUPPORTED_CONTENT_FORMAT})
+Build = Callable[[int], aiocoap.Message]
+
+
+class RequestSender:
+    def __init__(
+        self,
+        config: ServerConfig,
+        transport: CoapTransport,
+        presence: Presence,
+        registry: ObjectRegistry,
+    ) -> None:
+        self._config = config
+        self._transport = transport
+        self._presence = presence
+        self._registry = registry
+
+    def types(self, state: EndpointState) -> TypeResolver:
+        return self._registry.type_resolver(state.registration.object_versions())
+
+    @staticmethod
+    def message(state: EndpointState, code: Code, path: Path, **options: Any) -> aiocoap.Message:
+        return aiocoap.Message(code=code, uri=state.registration.uri(path), **options)
+
+    async def exchange(
+        self,
+        state: EndpointState,
+        message: aiocoap.Message,
+        path: Path,
+        seconds: float | None = None,
+    ) -> aiocoap.Message:
+        """One request and its response (any code); typed errors for silence and failure."""
+        response, _ = await self.start(state, message, path, seconds)
+        return response
+
+    async def start(
+        self,
+        state: EndpointState,
+        message: aiocoap.Message,
+        path: Path,
+        seconds: float | None = None,
+    ) -> tuple[aiocoap.Message, Any]:
+        """Like exchange, and also return aiocoap's pending request (for its observation)."""
+        await self._presence.wait_awake(state)
+        limit = seconds or self._config.request_timeout
+        request = self._transport.context.request(message)
+        try:
+            response = await wait_response(request, limit)
+        except TimeoutError:
+            if message.opt.observe is not None and not request.observation.cancelled:
+                request.observation.cancel()
+            raise DeviceTimeout(
+                f"{state.name} did not answer within {limit:g} s",
+                endpoint=state.name,
+                path=str(path),
+            ) from None
+        except aiocoap.error.Error as err:
+            raise DeviceTimeout(
+                f"{state.name} unreachable: {err}", endpoint=state.name, path=str(path)
+            ) from err
+        self._presence.touch(state)
+        return response, request
+
+    def formats(self, state: EndpointState, kind: str, *, single: bool) -> list[int]:
+        """The formats to try for a kind of request ("read", "write", "composite"), best first."""
+        registration = state.registration
+        formats = preferred_formats(
+            registration.content_formats, registration.lwm2m_version, single_value=single
+        )
+        if (worked := state.formats.get(kind)) in formats:
+            formats.remove(worked)
+            formats.insert(0, worked)
+        return formats
+
+    def composite_formats(self, state: EndpointState) -> list[int]:
+        # SenML only: LwM2M CBOR cannot name bare paths in a request the simulator would parse
+        return [
+            f
+            for f in self.formats(state, "composite", single=False)
+            if f in (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON)
+        ]
+
+    async def negotiate(
+        self,
+        state: EndpointState,
+        kind: str,
+        formats: Sequence[int],
+        build: Build,
+        path: Path,
+        *,
+        seconds: float | None = None,
+    ) -> tuple[aiocoap.Message, int]:
+        """Send build(fmt) for each format in turn until the device accepts one."""
+        response, _, fmt = await self.negotiate_request(
+            state, kind, formats, build, path, seconds=seconds
+        )
+        return response, fmt
+
+    async def negotiate_request(
+        self,
+        state: EndpointState,
+        kind: str,
+        formats: Sequence[int],
+        build: Build,
+        path: Path,
+        *,
+        seconds: float | None = None,
+    ) -> tuple[aiocoap.Message, Any, int]:
+        """negotiate, also returning aiocoap's pending request of the accepted one."""
+        response: aiocoap.Message | None = None
+        for fmt in formats:
+            response, request = await self.start(state, build(fmt), path, seconds)
+            if response.code not in RETRY_CODES:
+                raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
+                state.formats[kind] = fmt
+                return response, request, fmt
+            if request.observation is not None and not request.observation.cancelled:
+                request.observation.cancel()
+        if response is None:
+            raise DeviceError(
+                Code.NOT_ACCEPTABLE, "no content format to try", endpoint=state.name, path=str(path)
+            )
+        raise DeviceError(
+            response.code,
+            f"no acceptable content format among {list(formats)}",
+            endpoint=state.name,
+            path=str(path),
+        )
+
+    def decode(
+        self, state: EndpointState, response: aiocoap.Message, fmt: int, base: Path
+    ) -> list[Record]:
+        actual = response.opt.content_format
+        return decode(response.payload, fmt if actual is None else actual, base, self.types(state))

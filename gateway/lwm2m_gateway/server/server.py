@@ -1,0 +1,140 @@
+"""The LwM2M server, composed: each role is built here, once, and handed what it needs.
+
+Like Eclipse Leshan's server, it is a set of services rather than one object: `registrations`
+(the endpoint registry, /rd), `presence` (queue mode), `requests` (the request sender),
+`device` (device management), `observations`, `send` (/dp), `firmware` (object 5 updates, /fw)
+and `events`. Callers use the roles directly; this module only wires them and runs what
+happens between them when a device registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..lwm2m.model import ObjectRegistry
+from .config import ServerConfig
+from .device_management import DeviceManagement
+from .endpoint import EndpointState
+from .events import EventBus
+from .firmware_updates import FirmwareUpdates
+from .observations import Observations
+from .persistence import Persistence
+from .presence import Presence
+from .registrations import Registrations
+from .requests import RequestSender
+from .resource_values import ResourceValues
+from .send import SendReceiver
+from .tasks import BackgroundTasks
+from .transport import CoapTransport
+
+REGISTER_SETTLE = 0.05  # s to let the 2.01 leave before the first request to a new registration
+
+
+class Lwm2mServer:
+    def __init__(
+        self, *, store: Persistence, registry: ObjectRegistry, config: ServerConfig | None = None
+    ) -> None:
+        self.config = config = config or ServerConfig()
+        self.store = store
+        self.registry = registry
+        self.events = EventBus()
+        self.tasks = BackgroundTasks()
+        self.transport = CoapTransport(config.host, config.coap_port)
+        self.presence = Presence(config, self.events)
+        self.registrations = Registrations(config, store, self.events, self.presence, registry)
+        self.values = ResourceValues(store, self.events)
+        self.requests = RequestSender(config, self.transport, self.presence, registry)
+        self.device = DeviceManagement(
+            self.requests, self.registrations, self.values, self.events, registry
+        )
+        self.observations = Observations(
+            requests=self.requests,
+            registrations=self.registrations,
+            values=self.values,
+            presence=self.presence,
+            store=store,
+            tasks=self.tasks,
+        )
+        self.send = SendReceiver(self.registrations, self.presence, self.values, registry)
+        self.firmware: FirmwareUpdates | None = None
+        if config.firmware is not None:
+            self.firmware = FirmwareUpdates(
+                config.firmware,
+                store=store,
+                transport=self.transport,
+                registrations=self.registrations,
+                device=self.device,
+                observations=self.observations,
+                events=self.events,
+                tasks=self.tasks,
+            )
+        self.transport.route("rd", self.registrations.handle)
+        self.transport.route("dp", self.send.handle)
+        self.lifecycle = EndpointLifecycle(self)
+        self.registrations.add_listener(self.lifecycle)
+        self.presence.on_wake(self.lifecycle.woke)
+
+    @property
+    def coap_port(self) -> int:
+        return self.transport.port
+
+    async def start(self) -> None:
+        self.registrations.restore(self.values.load())
+        await self.transport.start()
+        for state in self.registrations.states():
+            self.lifecycle.restored(state)
+
+    async def stop(self) -> None:
+        self.registrations.stop()
+        self.presence.stop()
+        await self.tasks.cancel_all()
+        self.observations.stop()
+        await self.transport.stop()
+
+
+class EndpointLifecycle:
+    """What follows a registration (inventory, re-observing) and the end of one; a
+    registration listener of the registry and a wake listener of presence."""
+
+    def __init__(self, server: Lwm2mServer) -> None:
+        self._server = server
+        self._reobserve_on_wake: set[str] = set()
+
+    def restored(self, state: EndpointState) -> None:
+        """A registration came back from the store: its observations died with the process."""
+        if state.registration.queue_mode:
+            self._reobserve_on_wake.add(state.name)  # asleep: wait for it to speak
+        else:
+            self._server.tasks.spawn(self._server.observations.reestablish(state))
+
+    def registered(self, state: EndpointState) -> None:
+        self._server.tasks.spawn(self._after_register(state))
+
+    def updated(self, state: EndpointState, new_objects: list[int]) -> None:
+        self._server.tasks.spawn(self._after_update(state, new_objects))
+
+    def unregistered(self, state: EndpointState) -> None:
+        self._server.observations.drop(state.name)
+        self._reobserve_on_wake.discard(state.name)
+
+    def woke(self, state: EndpointState) -> None:
+        if state.name in self._reobserve_on_wake:
+            self._reobserve_on_wake.discard(state.name)
+            self._server.tasks.spawn(self._server.observations.reestablish(state))
+
+    async def _after_register(self, state: EndpointState) -> None:
+        server = self._server
+        await asyncio.sleep(REGISTER_SETTLE)
+        if server.config.initial_read:
+            await server.device.inventory(state, sorted(state.registration.objects))
+        if server.registrations.is_current(state):
+            server.events.emit("endpoint_registered", state.name, state.to_json(server.registry))
+            await server.observations.reestablish(state)
+
+    async def _after_update(self, state: EndpointState, new_objects: list[int]) -> None:
+        server = self._server
+        if new_objects and server.config.initial_read:
+            await asyncio.sleep(REGISTER_SETTLE)
+            await server.device.inventory(state, new_objects)
+        if server.registrations.is_current(state):
+            server.events.emit("endpoint_updated", state.name, state.to_json(server.registry))
