@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import aiocoap
 import aiocoap.error
@@ -20,16 +20,26 @@ from aiocoap.numbers.codes import Code
 from ..coap import wait_response
 from ..lwm2m.firmware import FirmwareState, UpdateResult
 from ..lwm2m.paths import Path
-
-if TYPE_CHECKING:
-    from .device import SimulatedDevice
+from ..lwm2m.values import Value
 
 _LOGGER = logging.getLogger(__name__)
 PACKAGE, URI, UPDATE, STATE, RESULT, CANCEL = (Path(5, 0, r) for r in (0, 1, 2, 3, 5, 10))
 
 
+class FirmwareHost(Protocol):
+    """What the firmware object needs of the device it lives in."""
+
+    endpoint: str
+
+    @property
+    def context(self) -> aiocoap.Context: ...
+    def value(self, path: Path | str) -> Value | None: ...
+    def set_value(self, path: Path | str, value: Value) -> None: ...
+    def reregister_soon(self) -> None: ...
+
+
 class SimulatedFirmware:
-    def __init__(self, device: SimulatedDevice) -> None:
+    def __init__(self, device: FirmwareHost) -> None:
         self.device = device
         self.package: bytes | None = None
         self.fail_with: UpdateResult | None = None  # the Update Result an install ends with
