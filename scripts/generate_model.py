@@ -2,7 +2,7 @@
 
     python scripts/generate_model.py [DDF_DIR] [OUTPUT]
 
-DDF_DIR defaults to data/oma-registry (the OMA LwM2M registry's BSD-3 files, kept in this
+DDF_DIR defaults to ddf/oma-registry (the OMA LwM2M registry's BSD-3 files, kept in this
 repository). The output keeps the OMA license text and names its source, as the BSD-3 license asks.
 """
 
@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "gateway"))
 
 from lwm2m_gateway.lwm2m.model.ddf import license_header, parse_ddf  # noqa: E402
 
-DEFAULT_SOURCE = ROOT / "data" / "oma-registry"
+DEFAULT_SOURCE = ROOT / "ddf" / "oma-registry"
 DEFAULT_OUTPUT = ROOT / "gateway" / "lwm2m_gateway" / "lwm2m" / "model" / "objects.json"
 
 

@@ -13,7 +13,7 @@ from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import ResourceType
 
 ROOT = FilePath(__file__).resolve().parents[3]
-REGISTRY = ROOT / "data" / "oma-registry"
+REGISTRY = ROOT / "ddf" / "oma-registry"
 SHIPPED = ROOT / "gateway" / "lwm2m_gateway" / "lwm2m" / "model" / "objects.json"
 
 
