@@ -154,7 +154,9 @@ async def write(ctx: CommandContext, args: dict[str, Any]) -> Any:
         if "values" not in args:
             raise ApiError("invalid_args", "values: required for a composite write (no path)")
         values = {_path(k): v for k, v in args["values"].items()}
-        await ctx.server.device.write(endpoint, None, _records(ctx, endpoint, values), replace=False)
+        await ctx.server.device.write(
+            endpoint, None, _records(ctx, endpoint, values), replace=False
+        )
         return {}
     if "value" in args:
         if path.level < PathLevel.RESOURCE:
@@ -221,7 +223,9 @@ async def observe(ctx: CommandContext, args: dict[str, Any]) -> Any:
     {vol.Required("endpoint"): ENDPOINT, **PATHS, vol.Optional("active", default=True): bool},
 )
 async def cancel_observe(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    await ctx.server.observations.cancel_observe(args["endpoint"], _paths(args), active=args["active"])
+    await ctx.server.observations.cancel_observe(
+        args["endpoint"], _paths(args), active=args["active"]
+    )
     return {}
 
 

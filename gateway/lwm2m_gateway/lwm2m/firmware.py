@@ -54,5 +54,3 @@ class DeliveryMethod(IntEnum):
     PULL = 0
     PUSH = 1
     BOTH = 2
-
-

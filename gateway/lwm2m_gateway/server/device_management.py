@@ -253,5 +253,7 @@ class DeviceManagement:
 
 def _free_instance(state: EndpointState, oid: int) -> int:
     used = set(state.registration.objects.get(oid, ObjectEntry()).instances)
-    used |= {p.instance_id for p in state.resources if p.object_id == oid and p.instance_id is not None}
+    used |= {
+        p.instance_id for p in state.resources if p.object_id == oid and p.instance_id is not None
+    }
     return next(i for i in range(65535) if i not in used)

@@ -226,7 +226,9 @@ class FirmwareUpdates:
         if job is None or job.status not in ACTIVE:
             return
         if event.name == "endpoint_registered" and job.status == "updating":
-            installed = self._registrations.get(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[0]
+            installed = self._registrations.get(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[
+                0
+            ]
             if installed == job.version:
                 self._finish(job, UpdateResult.SUCCESS)
             return

@@ -122,7 +122,9 @@ class Registrations:
         self.get(endpoint)
         self._store.delete_endpoint(endpoint)
         self._drop(endpoint)
-        self._events.emit("endpoint_deregistered", endpoint, {"endpoint": endpoint, "reason": "removed"})
+        self._events.emit(
+            "endpoint_deregistered", endpoint, {"endpoint": endpoint, "reason": "removed"}
+        )
 
     def stop(self) -> None:
         self._timers.cancel_all()
@@ -230,5 +232,7 @@ class Registrations:
         self._store.delete_registration(name)
         self._drop(name)
         _LOGGER.info("%s de-registered", name)
-        self._events.emit("endpoint_deregistered", name, {"endpoint": name, "reason": "deregistered"})
+        self._events.emit(
+            "endpoint_deregistered", name, {"endpoint": name, "reason": "deregistered"}
+        )
         return aiocoap.Message(code=Code.DELETED)

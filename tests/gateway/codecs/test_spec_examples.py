@@ -10,7 +10,7 @@ import pytest
 
 from lwm2m_gateway.lwm2m.codecs import ContentFormat, decode, encode
 from lwm2m_gateway.lwm2m.paths import Path
-from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType
+from lwm2m_gateway.lwm2m.values import ObjectLink, Record, ResourceType, Value
 
 DEVICE = {
     0: ResourceType.STRING,
@@ -30,7 +30,9 @@ DEVICE = {
 
 
 def device_types(path: Path) -> ResourceType | None:
-    return DEVICE.get(path.resource_id) if path.object_id == 3 else None
+    if path.object_id != 3 or path.resource_id is None:
+        return None
+    return DEVICE.get(path.resource_id)
 
 
 # LwM2M 1.0/1.1 core, TLV example: Read /3/0 of the Device object (single instance).
@@ -168,6 +170,6 @@ def test_lwm2m_json_example() -> None:
         (b"AAE=", ResourceType.OPAQUE, b"\x00\x01"),
     ],
 )
-def test_text_plain_is_typed_by_the_model(text: bytes, rtype: ResourceType, value: object) -> None:
+def test_text_plain_is_typed_by_the_model(text: bytes, rtype: ResourceType, value: Value) -> None:
     path = Path(1, 0, 1)
     assert decode(text, ContentFormat.TEXT, path, lambda _: rtype) == [Record(path, value)]

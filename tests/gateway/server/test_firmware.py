@@ -63,7 +63,10 @@ async def device_for(gateway: Gateway, name: str) -> SimulatedDevice:
     )
     await device.start()
     for _ in range(100):
-        if name in gateway.server.registrations.names() and gateway.server.registrations.get(name).values:
+        if (
+            name in gateway.server.registrations.names()
+            and gateway.server.registrations.get(name).values
+        ):
             return device
         await asyncio.sleep(0.05)
     raise AssertionError(f"{name} did not register")

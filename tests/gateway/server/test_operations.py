@@ -38,7 +38,9 @@ async def test_read_a_resource_an_instance_and_an_object(
     server: tuple[Lwm2mServer, Events], device: object
 ) -> None:
     lwm2m, _ = server
-    assert await lwm2m.device.read("dev", [Path(3303, 0, 5700)]) == [Record(Path(3303, 0, 5700), 21.5)]
+    assert await lwm2m.device.read("dev", [Path(3303, 0, 5700)]) == [
+        Record(Path(3303, 0, 5700), 21.5)
+    ]
     instance = {r.path: r.value for r in await lwm2m.device.read("dev", [Path(3, 0)])}
     assert instance[Path(3, 0, 0)] == "ha-lwm2m"
     assert instance[Path(3, 0, 6, 1)] == 5
@@ -54,7 +56,9 @@ async def test_write_replace_and_partial_update(
     from lwm2m_gateway.simulator import SimulatedDevice
 
     assert isinstance(device, SimulatedDevice)
-    await lwm2m.device.write("dev", Path(3312, 0, 5850), [Record(Path(3312, 0, 5850), True)], replace=True)
+    await lwm2m.device.write(
+        "dev", Path(3312, 0, 5850), [Record(Path(3312, 0, 5850), True)], replace=True
+    )
     assert device.value("/3312/0/5850") is True
     await events.wait("resource_changed", "dev", path="/3312/0/5850", value=True)
     partial = [Record(Path(3311, 0, 5851), 80), Record(Path(3311, 0, 5850), True)]
@@ -75,7 +79,9 @@ async def test_discover_lists_instances_resources_and_attributes(
     server: tuple[Lwm2mServer, Events], device: object
 ) -> None:
     lwm2m, _ = server
-    await lwm2m.device.write_attributes("dev", Path(3303, 0, 5700), {"pmin": 2, "pmax": 60, "st": 0.5})
+    await lwm2m.device.write_attributes(
+        "dev", Path(3303, 0, 5700), {"pmin": 2, "pmax": 60, "st": 0.5}
+    )
     links = dict(await lwm2m.device.discover("dev", Path(3303)))
     assert links[Path(3303)] == {"ver": "1.1"}
     assert Path(3303, 0, 5605) in links
@@ -173,7 +179,9 @@ async def test_a_large_value_travels_block_wise_both_ways(
     device = await make_device(lwm2m, "big", content_format=ContentFormat.TLV)
     await events.wait("endpoint_registered", "big")
     text = "".join(chr(65 + i % 26) for i in range(10240))  # 10 KiB, far over one CoAP block
-    await lwm2m.device.write("big", Path(3311, 0, 5706), [Record(Path(3311, 0, 5706), text)], replace=True)
+    await lwm2m.device.write(
+        "big", Path(3311, 0, 5706), [Record(Path(3311, 0, 5706), text)], replace=True
+    )
     assert device.value("/3311/0/5706") == text
     (record,) = await lwm2m.device.read("big", [Path(3311, 0, 5706)])
     assert record.value == text

@@ -15,7 +15,7 @@ from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
 from ..values import Record
 from .common import TypeResolver
-from .plain import cbor_item, cbor_value
+from .plain import cbor_dumps, cbor_item, cbor_value
 
 FMT = "LwM2M CBOR"
 
@@ -67,7 +67,7 @@ def encode_lwm2m_cbor(records: Sequence[Record], base: Path, types: TypeResolver
                 raise CodecError(f"{FMT}: {record.path} is below a value")
             node = child
         node[last] = cbor_item(record.value)
-    return bytes(cbor2.dumps(root))
+    return cbor_dumps(root)
 
 
 def encode_lwm2m_cbor_paths(paths: Sequence[Path]) -> bytes:
@@ -79,4 +79,4 @@ def encode_lwm2m_cbor_paths(paths: Sequence[Path]) -> bytes:
         for ident in parents:
             node = node.setdefault(ident, {})
         node[last] = None
-    return bytes(cbor2.dumps(root))
+    return cbor_dumps(root)

@@ -39,7 +39,9 @@ def decode_lwm2m_json(payload: bytes, base: Path, types: TypeResolver) -> list[R
         if not isinstance(name, str):
             raise CodecError(f"{FMT}: entry {index}: n is not text")
         try:
-            path = Path.parse(base_name.rstrip("/") + "/" + name if name else base_name)
+            # bn + n, with one slash between: "/3/0/" + "1", "/3/0" + "/1" and "/3/0/1" + ""
+            # all name /3/0/1 (Wakaama writes the second form).
+            path = Path.parse(base_name.rstrip("/") + "/" + name.lstrip("/") if name else base_name)
         except InvalidPath as err:
             raise CodecError(f"{FMT}: entry {index}: {err}") from err
         if path.level < PathLevel.RESOURCE:
@@ -61,7 +63,13 @@ def decode_lwm2m_json(payload: bytes, base: Path, types: TypeResolver) -> list[R
 
 
 def encode_lwm2m_json(records: Sequence[Record], base: Path, types: TypeResolver) -> bytes:
-    prefix = f"{base}/" if base.level else "/"
+    # A request to a resource or resource instance still names its values under the object
+    # instance ({"bn": "/3/0/", "e": [{"n": "1", ...}]}), as Leshan and Wakaama clients expect,
+    # not with the resource as base name and an empty name.
+    named_under = (
+        Path(base.object_id, base.instance_id) if base.level >= PathLevel.RESOURCE else base
+    )
+    prefix = f"{named_under}/" if named_under.level else "/"
     entries: list[dict[str, Any]] = []
     for record in records:
         if not base.contains(record.path):

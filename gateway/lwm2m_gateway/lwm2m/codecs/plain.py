@@ -11,6 +11,8 @@ import binascii
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import cbor2
 
@@ -87,9 +89,7 @@ def encode_opaque(records: Sequence[Record]) -> bytes:
 
 def cbor_value(raw: object, rtype: ResourceType | None, fmt: str, path: Path) -> Value:
     """A CBOR data item typed by the model (shared by CBOR, SenML CBOR and LwM2M CBOR)."""
-    if isinstance(raw, datetime):  # cbor2 turns tags 0 and 1 (RFC 8949 §3.4.1-2) into datetimes
-        raw = raw.timestamp()
-        raw = int(raw) if raw.is_integer() else raw
+    raw = cbor_number(raw)
     if isinstance(raw, bool):
         if rtype not in (None, ResourceType.BOOLEAN):
             raise CodecError(f"{fmt}: {path} is {rtype.value}, got a boolean", path=str(path))
@@ -112,10 +112,56 @@ def cbor_value(raw: object, rtype: ResourceType | None, fmt: str, path: Path) ->
     raise CodecError(f"{fmt}: {path} has an unsupported CBOR item {type(raw).__name__}")
 
 
+def cbor_number(raw: object) -> object:
+    """Numbers cbor2 decodes into other types back to int/float; anything else unchanged.
+
+    Tags 0 and 1 (RFC 8949 §3.4.1-2, epoch time) come as datetimes, tag 4 (decimal fraction,
+    §3.4.4, which RFC 8428 §6 allows for any SenML number) as a Decimal.
+    """
+    if isinstance(raw, datetime):
+        stamp = raw.timestamp()
+        return int(stamp) if stamp.is_integer() else stamp
+    if isinstance(raw, Decimal):
+        return int(raw) if raw == raw.to_integral_value() else float(raw)
+    return raw
+
+
 def cbor_item(value: Value) -> object:
     if isinstance(value, ObjectLink):
         return str(value)
     return value
+
+
+class _Float:
+    """A float to be written in its shortest exact form (see cbor_dumps)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+
+def _shortest_floats(item: Any) -> Any:
+    if type(item) is float:
+        return _Float(item)
+    if isinstance(item, dict):
+        return {key: _shortest_floats(value) for key, value in item.items()}
+    if isinstance(item, list):
+        return [_shortest_floats(value) for value in item]
+    return item
+
+
+def _encode_float(encoder: cbor2.CBOREncoder, item: object) -> None:
+    if not isinstance(item, _Float):
+        raise CodecError(f"CBOR cannot encode {type(item).__name__}")
+    encoder.write(cbor2.dumps(item.value, canonical=True))
+
+
+def cbor_dumps(item: object) -> bytes:
+    """CBOR with every float in its preferred serialization (RFC 8949 §4.1): half, single or
+    double precision, the shortest that keeps the value; maps keep their insertion order.
+    cbor2 writes every float as a double unless asked for canonical CBOR, which sorts maps."""
+    return bytes(cbor2.dumps(_shortest_floats(item), default=_encode_float))
 
 
 def decode_cbor(payload: bytes, base: Path, rtype: ResourceType | None) -> list[Record]:
@@ -128,11 +174,13 @@ def decode_cbor(payload: bytes, base: Path, rtype: ResourceType | None) -> list[
 
 
 def encode_cbor(records: Sequence[Record]) -> bytes:
-    return cbor2.dumps(cbor_item(_only(records, "CBOR").value))
+    return cbor_dumps(cbor_item(_only(records, "CBOR").value))
 
 
 __all__ = [
+    "cbor_dumps",
     "cbor_item",
+    "cbor_number",
     "cbor_value",
     "decode_cbor",
     "decode_opaque",

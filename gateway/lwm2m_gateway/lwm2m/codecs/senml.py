@@ -18,6 +18,7 @@ from ..errors import CodecError
 from ..paths import InvalidPath, Path, PathLevel
 from ..values import Record
 from .common import SENML_KEYS, TypeResolver, keyed_value, type_of_value, value_entry
+from .plain import cbor_dumps, cbor_number
 
 # RFC 8428 §6: the integer labels of SenML CBOR
 _CBOR_LABELS = {-2: "bn", -3: "bt", 0: "n", 2: "v", 3: "vs", 4: "vb", 8: "vd", 6: "t"}
@@ -126,7 +127,7 @@ def _cbor_items(payload: bytes) -> list[dict[str, Any]]:
         for label, value in item.items():
             key = _CBOR_LABELS.get(label, label) if isinstance(label, int) else label
             if isinstance(key, str):
-                named[key] = value
+                named[key] = cbor_number(value)  # RFC 8428 §6: numbers may be tag 4 fractions
         items.append(named)
     return items
 
@@ -140,14 +141,14 @@ def encode_senml_cbor(records: Sequence[Record], base: Path, types: TypeResolver
         {_CBOR_KEYS.get(key, key): value for key, value in item.items()}
         for item in _items(records, base, types, cbor=True)
     ]
-    return bytes(cbor2.dumps(items))
+    return cbor_dumps(items)
 
 
 def encode_senml_paths(paths: Sequence[Path], cbor: bool) -> bytes:
     """A composite request body: one record per path, names only (LwM2M 1.1 core §6.3.5)."""
     items = [{"n": str(path)} for path in paths]
     if cbor:
-        return bytes(cbor2.dumps([{0: item["n"]} for item in items]))
+        return cbor_dumps([{0: item["n"]} for item in items])
     return json.dumps(items, separators=(",", ":")).encode()
 
 
