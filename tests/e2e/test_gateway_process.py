@@ -7,12 +7,14 @@ runs it, and is restarted under HA's feet.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
 
+import aiohttp
 import pytest
 import pytest_socket
 from homeassistant.components.switch import SERVICE_TURN_ON
@@ -92,19 +94,40 @@ async def until(hass: HomeAssistant, check: object, wait_s: float = 15.0) -> Non
     raise AssertionError("condition not met in time")
 
 
+@contextlib.asynccontextmanager
+async def api_events(api_port: int) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """A client of the gateway's API that listens to its events."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"http://127.0.0.1:{api_port}/ws") as ws,
+    ):
+        await ws.receive_json()  # server_info
+        await ws.send_json({"message_id": 1, "command": "start_listening", "args": {}})
+        yield ws
+
+
+async def wait_event(ws: aiohttp.ClientWebSocketResponse, event: str, endpoint: str) -> None:
+    async with asyncio.timeout(15):
+        while True:
+            message = await ws.receive_json()
+            if message.get("event") == event and message["data"].get("endpoint") == endpoint:
+                return
+
+
 async def test_device_to_home_assistant_and_back_through_the_gateway_process(
     hass: HomeAssistant, gateway_process: GatewayProcess
 ) -> None:
     device = SimulatedDevice(
         "e2e-sensor", f"coap://127.0.0.1:{gateway_process.coap_port}", auto_update=False
     )
-    await device.start()
+    async with api_events(gateway_process.api_port) as events:
+        await device.start()
+        await wait_event(events, "endpoint_registered", "e2e-sensor")  # read by the gateway
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id="e2e",
         data={CONF_HOST: "127.0.0.1", CONF_PORT: gateway_process.api_port},
     )  # fmt: skip
     try:
-        await asyncio.sleep(1.0)  # the gateway reads the device after it registers
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()

@@ -55,6 +55,16 @@ class Events:
         return [e.name for e in self.seen if e.endpoint == endpoint]
 
 
+async def until(condition: Callable[[], bool], wait_s: float = 5.0) -> None:
+    """Wait for a condition the test cannot be told about by an event (a device's own state)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {wait_s} s")
+        await asyncio.sleep(0.01)
+
+
 ServerFactory = Callable[..., Awaitable[tuple[Lwm2mServer, Events]]]
 DeviceFactory = Callable[..., Awaitable[SimulatedDevice]]
 

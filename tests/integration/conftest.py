@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path as FilePath
 from typing import Any
@@ -17,6 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.lwm2m.const import DOMAIN
 from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
+from lwm2m_gateway.server import ServerEvent
 from lwm2m_gateway.simulator import SimulatedDevice
 
 
@@ -32,6 +34,7 @@ async def start_gateway(data_dir: FilePath, **settings: Any) -> Gateway:
          "log_level": "WARNING", **settings},
     )  # fmt: skip
     gateway = Gateway(config)
+    _track_registrations(gateway)
     await gateway.start()
     return gateway
 
@@ -77,18 +80,24 @@ async def make_device(gateway: Gateway) -> AsyncIterator[DeviceFactory]:
         await device.stop()
 
 
-async def wait_registered(gateway: Gateway, endpoint: str) -> None:
-    """Until the gateway has read the device (its registration event was emitted)."""
-    import asyncio
+_REGISTERED: dict[int, dict[str, asyncio.Event]] = {}  # by id(gateway): endpoint -> event
 
-    for _ in range(100):
-        if endpoint in gateway.server.registrations.names():
-            state = gateway.server.registrations.describe(endpoint)
-            if any(o["instances"] and o["instances"][0]["resources"] for o in state["objects"]):
-                await asyncio.sleep(0.1)
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{endpoint} never registered")
+
+def _track_registrations(gateway: Gateway) -> None:
+    seen = _REGISTERED[id(gateway)] = {}
+
+    def on_event(event: ServerEvent) -> None:
+        if event.name == "endpoint_registered":
+            seen.setdefault(event.endpoint, asyncio.Event()).set()
+
+    gateway.server.events.subscribe(on_event)
+
+
+async def wait_registered(gateway: Gateway, endpoint: str) -> None:
+    """Until the gateway announced the endpoint, which it does after its first Discover and
+    Read of the device."""
+    seen = _REGISTERED[id(gateway)]
+    await asyncio.wait_for(seen.setdefault(endpoint, asyncio.Event()).wait(), 10)
 
 
 EntryFactory = Callable[..., Awaitable[MockConfigEntry]]
@@ -131,8 +140,6 @@ def entity_id(hass: HomeAssistant, platform: str, unique_id: str) -> str:
 
 async def until(check: Callable[[], bool], hass: HomeAssistant, wait_s: float = 10.0) -> None:
     """Poll the HA state machine until check() holds (bounded)."""
-    import asyncio
-
     for _ in range(int(wait_s / 0.05)):
         await hass.async_block_till_done()
         if check():

@@ -75,6 +75,10 @@ class Presence:
         finally:
             self._waiting[name] -= 1
 
+    def waiting(self, name: str) -> int:
+        """How many requests wait for this device to wake."""
+        return self._waiting.get(name, 0)
+
     def forget(self, name: str) -> None:
         """The registration is gone: stop its sleep timer and fail whatever waits for it."""
         self._timers.cancel(name)

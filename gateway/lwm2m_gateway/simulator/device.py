@@ -275,14 +275,13 @@ class SimulatedDevice:
     # --- requests ------------------------------------------------------------------------------
 
     async def handle(self, request: aiocoap.Message) -> aiocoap.Message:
-        if self.asleep:
-            await self._awake.wait()
         try:
             path = Path.parse("/".join(request.opt.uri_path))
         except InvalidPath as err:
             raise _Refused(Code.NOT_FOUND, str(err)) from err
-        method = str(request.code)
-        self.requests.append((method, str(path)))
+        self.requests.append((str(request.code), str(path)))  # as it arrives, asleep or not
+        if self.asleep:
+            await self._awake.wait()
         if request.code == Code.GET:
             if request.opt.accept == ContentFormat.LINK_FORMAT:
                 return self._discover(path)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from lwm2m_gateway.lwm2m.codecs import ContentFormat
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.server import Lwm2mServer
-from tests.gateway.conftest import DeviceFactory, Events
+from tests.gateway.conftest import DeviceFactory, Events, until
 
 
-async def changes(events: Events, endpoint: str, path: str) -> list[object]:
-    await asyncio.sleep(0.3)
+def changes(events: Events, endpoint: str, path: str) -> list[object]:
     return [
         e.data["value"]
         for e in events.seen
@@ -50,8 +47,13 @@ async def test_composite_observe(
     device = await make_device(lwm2m, "comp", content_format=ContentFormat.SENML_JSON)
     await events.wait("endpoint_registered", "comp")
     await lwm2m.observations.observe("comp", [Path(3303, 0, 5700), Path(3304, 0, 5700)])
+    assert device.requests[-1] == ("FETCH", "/")  # one composite request (options: test_wire.py)
+    (observation,) = device.observations
+    assert observation.paths == (Path(3303, 0, 5700), Path(3304, 0, 5700))
     device.set_value("/3304/0/5700", 60.0)
     await events.wait("resource_changed", "comp", path="/3304/0/5700", value=60.0)
+    device.set_value("/3303/0/5700", 23.0)
+    await events.wait("resource_changed", "comp", path="/3303/0/5700", value=23.0)
 
 
 async def test_observe_twice_asks_the_device_once(
@@ -78,7 +80,9 @@ async def test_gt_attribute_filters_notifications(
     device.set_value("/3303/0/5700", 25.0)  # below the threshold: no notification
     device.set_value("/3303/0/5700", 31.0)  # crosses it
     await events.wait("resource_changed", "gt", path="/3303/0/5700", value=31.0)
-    assert 25.0 not in await changes(events, "gt", "/3303/0/5700")
+    # notifications arrive in order: had 25.0 been sent, it would be here before 31.0
+    assert changes(events, "gt", "/3303/0/5700")[-2:] != [25.0, 31.0]
+    assert 25.0 not in changes(events, "gt", "/3303/0/5700")
 
 
 async def test_passive_cancel_stops_events(
@@ -88,10 +92,14 @@ async def test_passive_cancel_stops_events(
     device = await make_device(lwm2m, "quiet")
     await events.wait("endpoint_registered", "quiet")
     await lwm2m.observations.observe("quiet", [Path(3303, 0, 5700)])
+    await lwm2m.observations.observe("quiet", [Path(3304, 0, 5700)])  # stays, as a sentinel
     await lwm2m.observations.cancel_observe("quiet", [Path(3303, 0, 5700)], active=False)
     device.set_value("/3303/0/5700", 40.0)
-    assert 40.0 not in await changes(events, "quiet", "/3303/0/5700")
-    assert lwm2m.store.load_observations_of("quiet") == {}
+    device.set_value("/3304/0/5700", 55.0)
+    # notifications leave the device in order: once the sentinel's is in, the other was handled
+    await events.wait("resource_changed", "quiet", path="/3304/0/5700", value=55.0)
+    assert 40.0 not in changes(events, "quiet", "/3303/0/5700")
+    assert set(lwm2m.store.load_observations_of("quiet")) == {"/3304/0/5700"}
 
 
 async def test_active_cancel_tells_the_device(
@@ -101,10 +109,15 @@ async def test_active_cancel_tells_the_device(
     device = await make_device(lwm2m, "active")
     await events.wait("endpoint_registered", "active")
     await lwm2m.observations.observe("active", [Path(3303, 0, 5700)])
+    await lwm2m.observations.observe("active", [Path(3304, 0, 5700)])  # stays, as a sentinel
     await lwm2m.observations.cancel_observe("active", [Path(3303, 0, 5700)], active=True)
+    # Observe=1 on the wire: test_wire.py::test_observe_and_active_cancel_carry_observe_0_then_1
     assert device.requests[-1] == ("GET", "/3303/0/5700")
+    assert lwm2m.observations.live_keys("active") == ["/3304/0/5700"]
     device.set_value("/3303/0/5700", 41.0)
-    assert 41.0 not in await changes(events, "active", "/3303/0/5700")
+    device.set_value("/3304/0/5700", 56.0)
+    await events.wait("resource_changed", "active", path="/3304/0/5700", value=56.0)
+    assert 41.0 not in changes(events, "active", "/3303/0/5700")
 
 
 async def test_observations_come_back_when_the_device_registers_again(
@@ -118,6 +131,6 @@ async def test_observations_come_back_when_the_device_registers_again(
     rebooted = await make_device(lwm2m, "reboot", auto_update=False)  # new socket, new token
     events.seen.clear()
     await events.wait("endpoint_registered", "reboot")
-    await asyncio.sleep(0.3)
+    await until(lambda: len(rebooted.observations) == 1)  # observed again, on the new socket
     rebooted.set_value("/3303/0/5700", 33.0)
     await events.wait("resource_changed", "reboot", path="/3303/0/5700", value=33.0)

@@ -8,7 +8,7 @@ import pytest
 
 from lwm2m_gateway.lwm2m.errors import DeviceTimeout, QueueFull
 from lwm2m_gateway.lwm2m.paths import Path
-from tests.gateway.conftest import DeviceFactory
+from tests.gateway.conftest import DeviceFactory, until
 
 
 async def test_requests_wait_until_the_device_wakes(
@@ -24,7 +24,7 @@ async def test_requests_wait_until_the_device_wakes(
     assert lwm2m.registrations.describe("sleepy")["online"] is True
     served = len(device.requests)
     read = asyncio.create_task(lwm2m.device.read("sleepy", [Path(3303, 0, 5700)]))
-    await asyncio.sleep(0.5)
+    await until(lambda: lwm2m.presence.waiting("sleepy") == 1)  # held by the gateway
     assert not read.done()
     assert len(device.requests) == served  # nothing was sent to the sleeping device
     await device.wake()  # sends an Update
@@ -54,7 +54,7 @@ async def test_the_queue_per_device_is_bounded(
     await device.sleep()
     await events.wait("endpoint_asleep", "full", wait_s=5)
     waiting = [asyncio.create_task(lwm2m.device.read("full", [Path(3, 0, 0)])) for _ in range(2)]
-    await asyncio.sleep(0.1)
+    await until(lambda: lwm2m.presence.waiting("full") == 2)
     with pytest.raises(QueueFull):
         await lwm2m.device.read("full", [Path(3, 0, 0)])
     await device.wake()

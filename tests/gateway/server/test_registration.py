@@ -152,4 +152,3 @@ async def test_alternate_root_path_is_used_for_requests(
     state = lwm2m.registrations.describe("alt")
     assert state["root_path"] == "/lwm2m"
     assert [o["id"] for o in state["objects"]] == [3, 3303]
-    assert lwm2m.registrations.get("alt").registration.uri(Path(3, 0)).endswith("/lwm2m/3/0")

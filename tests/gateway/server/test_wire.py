@@ -1,0 +1,217 @@
+"""The gateway's requests as they leave it: method, options and payload bytes on the wire.
+
+The peer is a scripted raw-UDP device (tests/gateway/rawdevice.py) whose payloads are written by
+hand from the specifications, so a bug shared by the gateway's encoder and decoder shows here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import aiocoap
+import cbor2
+import pytest
+from aiocoap.numbers.codes import Code
+
+from lwm2m_gateway.lwm2m.paths import Path
+from lwm2m_gateway.lwm2m.values import Record
+from lwm2m_gateway.server import Lwm2mServer
+from tests.gateway.conftest import Events, ServerFactory
+from tests.gateway.rawdevice import RawDevice, Reply
+
+CHANGED: Reply = (Code.CHANGED, None, b"")
+
+
+def accept_everything(message: aiocoap.Message) -> Reply:
+    if message.code == Code.GET and message.opt.uri_path[-1:] == ("0",):
+        return Code.CONTENT, 0, b"ACME"  # text/plain, for reads of /x/y/0
+    if message.code == Code.GET:
+        return Code.CONTENT, 11542, b"\xc3\x00ACM"
+    if message.code == Code.POST and len(message.opt.uri_path) == 1:
+        return Code.CREATED, None, b""
+    if message.code == Code.DELETE:
+        return Code.DELETED, None, b""
+    return CHANGED
+
+
+@pytest.fixture
+async def wired(make_server: ServerFactory) -> AsyncIterator[tuple[Lwm2mServer, Events]]:
+    lwm2m, events = await make_server(initial_read=False)
+    yield lwm2m, events
+
+
+async def register(
+    lwm2m: Lwm2mServer, events: Events, name: str, links: bytes, version: str = "1.1"
+) -> RawDevice:
+    device = await RawDevice.start(accept_everything)
+    answer = await device.request(
+        lwm2m.coap_port, Code.POST, "/rd", [f"ep={name}", "lt=60", f"lwm2m={version}"], links
+    )
+    assert answer.code == Code.CREATED
+    await events.wait("endpoint_registered", name)
+    return device
+
+
+async def test_single_resource_write_in_lwm2m_json_names_the_resource_under_its_instance(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "json", b'</>;rt="oma.lwm2m";ct=11543,</3/0>')
+    await lwm2m.device.write("json", Path(3, 0, 14), [Record(Path(3, 0, 14), "+02")], replace=True)
+    request = (await device.next_request()).message
+    assert request.code == Code.PUT
+    assert request.opt.uri_path == ("3", "0", "14")
+    assert request.opt.content_format == 11543
+    # LwM2M 1.1 core §7.4.4 (JSON): bn is the instance, n the resource (what clients parse)
+    assert json.loads(request.payload) == {"bn": "/3/0/", "e": [{"n": "14", "sv": "+02"}]}
+    device.close()
+
+
+async def test_single_resource_write_in_tlv_is_the_resource_tlv_alone(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "tlv", b'</>;rt="oma.lwm2m";ct=11542,</3/0>')
+    await lwm2m.device.write("tlv", Path(3, 0, 14), [Record(Path(3, 0, 14), "+02")], replace=True)
+    request = (await device.next_request()).message
+    assert (request.code, request.opt.content_format) == (Code.PUT, 11542)
+    # type 0b11 (resource with value), 8-bit id, length 3 in the type byte: C3 0E "+02"
+    assert request.payload.hex(" ") == "c3 0e 2b 30 32"
+    device.close()
+
+
+async def test_partial_instance_update_in_tlv_is_a_post_of_resource_tlvs(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "tlv2", b'</>;rt="oma.lwm2m";ct=11542,</1/0>')
+    records = [Record(Path(1, 0, 1), 300), Record(Path(1, 0, 6), True)]
+    await lwm2m.device.write("tlv2", Path(1, 0), records, replace=False)
+    request = (await device.next_request()).message
+    assert request.code == Code.POST
+    assert request.opt.uri_path == ("1", "0")
+    # lifetime 300: C2 01 012C (2-byte integer); notification storing true: C1 06 01
+    assert request.payload.hex(" ") == "c2 01 01 2c c1 06 01"
+    device.close()
+
+
+async def test_senml_cbor_write_carries_the_full_path_and_a_half_float(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "cbor", b'</>;rt="oma.lwm2m";ct=112,</3303/0>')
+    path = Path(3303, 0, 5700)
+    await lwm2m.device.write("cbor", path, [Record(path, 21.5)], replace=True)
+    request = (await device.next_request()).message
+    assert (request.code, request.opt.content_format) == (Code.PUT, 112)
+    (item,) = cbor2.loads(request.payload)
+    assert item.get(-2, "") + item.get(0, "") == "/3303/0/5700"  # RFC 8428: bn -2, n 0
+    assert item[2] == 21.5  # v
+    assert request.payload.endswith(bytes.fromhex("02 f9 4d 60"))  # v: half-precision 21.5
+    device.close()
+
+
+async def test_execute_write_attributes_and_delete_on_the_wire(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "ops", b'</>;rt="oma.lwm2m",</3/0>,</3303/0>')
+    await lwm2m.device.execute("ops", Path(3, 0, 4), "0='now'")
+    execute = (await device.next_request()).message
+    assert (execute.code, execute.opt.uri_path) == (Code.POST, ("3", "0", "4"))
+    assert (execute.opt.content_format, execute.payload) == (0, b"0='now'")
+
+    attributes = {"pmin": 10.0, "pmax": 60.0, "gt": 25.5, "st": None}
+    await lwm2m.device.write_attributes("ops", Path(3303, 0, 5700), attributes)
+    put = (await device.next_request()).message
+    assert (put.code, put.payload) == (Code.PUT, b"")
+    assert put.opt.uri_query == ("pmin=10", "pmax=60", "gt=25.5", "st")
+
+    await lwm2m.device.delete("ops", Path(3303, 0))
+    delete = (await device.next_request()).message
+    assert (delete.code, delete.opt.uri_path) == (Code.DELETE, ("3303", "0"))
+    device.close()
+
+
+async def test_requests_go_under_the_alternate_root_path(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    links = b'</lwm2m>;rt="oma.lwm2m",</lwm2m/3/0>,</lwm2m/3303/0>;ver=1.1'
+    device = await register(lwm2m, events, "alt", links)
+    (record,) = await lwm2m.device.read("alt", [Path(3, 0, 0)])
+    request = (await device.next_request()).message
+    assert request.opt.uri_path == ("lwm2m", "3", "0", "0")
+    assert record.value == "ACME"
+    device.close()
+
+
+async def test_observe_and_active_cancel_carry_observe_0_then_1(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "obs", b'</>;rt="oma.lwm2m",</3/0>')
+    await lwm2m.observations.observe("obs", [Path(3, 0, 0)])
+    observe = (await device.next_request()).message
+    assert (observe.code, observe.opt.observe) == (Code.GET, 0)
+    await lwm2m.observations.cancel_observe("obs", [Path(3, 0, 0)], active=True)
+    cancel = (await device.next_request()).message
+    assert (cancel.code, cancel.opt.observe, cancel.opt.uri_path) == (Code.GET, 1, ("3", "0", "0"))
+    assert lwm2m.observations.live_keys("obs") == []
+    device.close()
+
+
+async def test_composite_observe_is_a_fetch_with_observe_and_each_path_notifies(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "comp", b'</>;rt="oma.lwm2m";ct=110,</3/0>,</3303/0>')
+
+    def senml(message: aiocoap.Message) -> Reply:
+        body = b'[{"n":"/3303/0/5700","v":20.5},{"n":"/3/0/9","v":80}]'
+        return Code.CONTENT, 110, body
+
+    device.script = senml
+    await lwm2m.observations.observe("comp", [Path(3303, 0, 5700), Path(3, 0, 9)])
+    fetch = (await device.next_request()).message
+    assert (fetch.code, fetch.opt.observe, fetch.opt.uri_path) == (Code.FETCH, 0, ())
+    assert (fetch.opt.content_format, fetch.opt.accept) == (110, 110)
+    assert json.loads(fetch.payload) == [{"n": "/3303/0/5700"}, {"n": "/3/0/9"}]
+    device.notify(
+        lwm2m.coap_port, fetch, 2, 110, b'[{"n":"/3303/0/5700","v":22.25},{"n":"/3/0/9","v":79}]'
+    )
+    await events.wait("resource_changed", "comp", path="/3303/0/5700", value=22.25)
+    await events.wait("resource_changed", "comp", path="/3/0/9", value=79)
+    device.close()
+
+
+async def test_a_large_write_goes_block1_and_a_large_read_comes_block2(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "blocks", b'</>;rt="oma.lwm2m";ct=11542,</5/0>')
+    image = bytes(range(256)) * 12  # 3072 bytes
+    package = Path(5, 0, 0)
+    await lwm2m.device.write(
+        "blocks", package, [Record(package, image)], replace=True, block_size=256
+    )
+    blocks = [r.message.opt.block1 for r in device.received]
+    assert [(b.block_number, b.size) for b in blocks] == [(n, 256) for n in range(len(blocks))]
+    assert [b.more for b in blocks] == [True] * (len(blocks) - 1) + [False]
+    sent = b"".join(r.message.payload for r in device.received)
+    assert sent[-len(image) :] == image  # TLV header, then the image, split into 256-byte blocks
+
+    device.received.clear()
+    text = "x" * 3000
+
+    def large(message: aiocoap.Message) -> Reply:
+        return Code.CONTENT, 0, text.encode()
+
+    device.script = large
+    (record,) = await lwm2m.device.read("blocks", [Path(5, 0, 6)])
+    assert record.value == text
+    asked = [r.message.opt.block2 for r in device.received]
+    assert asked[0] is None  # the first request asks for the whole; the device answers in blocks
+    assert [b.block_number for b in asked[1:]] == [1, 2]
+    device.close()
