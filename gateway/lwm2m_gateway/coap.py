@@ -31,3 +31,56 @@ def bound_port(context: aiocoap.Context) -> int | None:
             if isinstance(port, int):
                 return port
     return None
+
+
+class _TimerTrackingLoop:
+    """The running loop, as aiocoap sees it, with every timer it schedules remembered.
+
+    aiocoap keeps a deduplication timer per received message (EXCHANGE_LIFETIME, 247 s) and an
+    empty-ACK timer per request, and drops their handles, so they outlive the context: the
+    empty-ACK one then fires on a closed socket. Handing aiocoap this proxy as its loop lets
+    `close_context` cancel what is left.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.handles: set[asyncio.TimerHandle] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loop, name)
+
+    def call_later(self, delay: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        handle = self._loop.call_later(delay, callback, *args, **kwargs)
+        self.handles = {h for h in self.handles if not h.cancelled() and h.when() > self.time()}
+        self.handles.add(handle)
+        return handle
+
+    def call_at(self, when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.call_later(when - self._loop.time(), callback, *args, **kwargs)
+
+
+async def open_context(site: Any = None, bind: tuple[str, int] | None = None) -> aiocoap.Context:
+    """A UDP-only aiocoap server context (no CoAP over TCP or WebSockets listeners) whose
+    timers `close_context` can cancel."""
+    loop = _TimerTrackingLoop(asyncio.get_running_loop())
+    return await aiocoap.Context.create_server_context(
+        site, bind=bind, loop=loop, transports=["udp6"]
+    )
+
+
+async def close_context(context: aiocoap.Context) -> None:
+    """Shut the context down and cancel the timers aiocoap leaves behind: its message timers
+    (see _TimerTrackingLoop) and the expiry timers of the site's block-wise caches, which
+    aiocoap schedules on the running loop and never cancels."""
+    site = context.serversite
+    await context.shutdown()
+    loop = context.loop
+    if isinstance(loop, _TimerTrackingLoop):
+        for handle in loop.handles:
+            handle.cancel()
+        loop.handles.clear()
+    for cache in (getattr(site, "_block1", None), getattr(site, "_block2", None)):
+        for store in vars(cache).values() if cache is not None else ():
+            timer = getattr(store, "_timeout", None)
+            if isinstance(timer, asyncio.TimerHandle):
+                timer.cancel()

@@ -34,12 +34,6 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let HA load custom_components/lwm2m."""
 
 
-@pytest.fixture
-def expected_lingering_timers() -> bool:
-    """The in-process simulated device's aiocoap context leaves deduplication timers."""
-    return True
-
-
 class GatewayProcess:
     def __init__(self, data_dir: FilePath) -> None:
         self.data_dir = data_dir

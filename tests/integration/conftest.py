@@ -40,14 +40,6 @@ async def start_gateway(data_dir: FilePath, **settings: Any) -> Gateway:
 
 
 @pytest.fixture
-def expected_lingering_timers() -> bool:
-    """aiocoap keeps each message's deduplication timer (EXCHANGE_LIFETIME, RFC 7252 §4.8.2)
-    after its context shuts down; the in-process gateway and devices leave them behind. The
-    integration itself schedules no timers, so the harness only warns about these."""
-    return True
-
-
-@pytest.fixture
 def loopback(socket_enabled: None) -> None:
     """Real sockets, loopback only: aiocoap checks routes via the v4-mapped ::ffff:127.0.0.1."""
     pytest_socket.socket_allow_hosts(["127.0.0.1", "::ffff:127.0.0.1", "::1"])

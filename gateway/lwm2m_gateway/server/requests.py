@@ -76,8 +76,6 @@ class RequestSender:
         try:
             response = await wait_response(request, limit)
         except TimeoutError:
-            if message.opt.observe is not None and not request.observation.cancelled:
-                request.observation.cancel()
             raise DeviceTimeout(
                 f"{state.name} did not answer within {limit:g} s",
                 endpoint=state.name,
@@ -143,8 +141,8 @@ class RequestSender:
                 raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
                 state.formats[kind] = fmt
                 return response, request, fmt
-            if request.observation is not None and not request.observation.cancelled:
-                request.observation.cancel()
+            # a refused observe ends by itself (no Observe option in the answer); cancelling it
+            # here would make aiocoap raise when its request runner later reports an error
         if response is None:
             raise DeviceError(
                 Code.NOT_ACCEPTABLE, "no content format to try", endpoint=state.name, path=str(path)

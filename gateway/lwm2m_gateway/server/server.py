@@ -88,8 +88,10 @@ class Lwm2mServer:
         self.registrations.stop()
         self.presence.stop()
         await self.tasks.cancel_all()
-        self.observations.stop()
+        # shut the transport first: aiocoap ends open observations with LibraryShutdown, but
+        # raises in its own task if one was cancelled before
         await self.transport.stop()
+        self.observations.stop()
 
 
 class EndpointLifecycle:

@@ -13,7 +13,7 @@ import aiocoap
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
-from ..coap import bound_port
+from ..coap import bound_port, close_context, open_context
 from ..lwm2m.errors import Lwm2mError
 
 _LOGGER = logging.getLogger(__name__)
@@ -55,14 +55,14 @@ class CoapTransport:
         self._routes[segment] = handler
 
     async def start(self) -> None:
-        self._context = await aiocoap.Context.create_server_context(
+        self._context = await open_context(
             _Router(self._routes), bind=(self._host, self._requested_port)
         )
         self._port = bound_port(self._context) or self._requested_port
 
     async def stop(self) -> None:
         if self._context is not None:
-            await self._context.shutdown()
+            await close_context(self._context)
             self._context = None
 
     @property

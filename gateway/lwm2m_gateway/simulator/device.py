@@ -19,7 +19,7 @@ import aiocoap.interfaces
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
-from ..coap import bound_port, wait_response
+from ..coap import bound_port, close_context, open_context, wait_response
 from ..lwm2m.codecs import (
     SINGLE_VALUE_FORMATS,
     SUPPORTED_FORMATS,
@@ -118,9 +118,7 @@ class SimulatedDevice:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._context = await aiocoap.Context.create_server_context(
-            _DeviceRoot(self), bind=(self.host, 0)
-        )
+        self._context = await open_context(_DeviceRoot(self), bind=(self.host, 0))
         self.port = bound_port(self._context) or 0
         await self.register()
         if self.auto_update:
@@ -138,7 +136,7 @@ class SimulatedDevice:
             observation.close()
         self._awake.set()
         if self._context is not None:
-            await self._context.shutdown()
+            await close_context(self._context)
             self._context = None
 
     async def _keep_registered(self) -> None:

@@ -245,3 +245,45 @@ async def test_token_is_required_when_configured(tmp_path: FilePath) -> None:
                 assert (await ws.receive_json())["type"] == "server_info"
     finally:
         await gateway.stop()
+
+
+async def test_observe_and_cancel_observe_over_the_api(
+    client: Client, device: SimulatedDevice
+) -> None:
+    await client.call("start_listening")
+    await client.event("endpoint_registered", endpoint="api-dev")
+    observed = await client.call("observe", endpoint="api-dev", path="/3303/0/5700")
+    assert observed["result"]["values"][0]["value"] == 21.5
+    sentinel = await client.call("observe", endpoint="api-dev", path="/3304/0/5700")
+    assert sentinel["success"], sentinel
+    device.set_value("/3303/0/5700", 24.0)
+    await client.event("resource_changed", endpoint="api-dev", path="/3303/0/5700", value=24.0)
+
+    cancelled = await client.call("cancel_observe", endpoint="api-dev", path="/3303/0/5700")
+    assert cancelled == {**cancelled, "success": True, "result": {}}
+    assert device.requests[-1] == ("GET", "/3303/0/5700")  # the active cancel reached it
+    device.set_value("/3303/0/5700", 26.0)
+    device.set_value("/3304/0/5700", 61.0)
+    await client.event("resource_changed", endpoint="api-dev", path="/3304/0/5700", value=61.0)
+    values = [
+        e["data"]["value"]
+        for e in client.events
+        if e["event"] == "resource_changed" and e["data"]["path"] == "/3303/0/5700"
+    ]
+    assert 26.0 not in values  # had it come, it would have come before the sentinel's
+    unknown = await client.call("cancel_observe", endpoint="nobody", path="/3303/0/5700")
+    assert unknown["error_code"] == "unknown_endpoint"
+
+
+async def test_firmware_reset_over_the_api_clears_the_package_uri(
+    client: Client, device: SimulatedDevice
+) -> None:
+    await client.call("start_listening")
+    await client.event("endpoint_registered", endpoint="api-dev")
+    device.set_value("/5/0/1", "coap://127.0.0.1/old-image")
+    reset = await client.call("firmware_reset", endpoint="api-dev")
+    assert reset["success"], reset
+    assert device.requests[-1] == ("PUT", "/5/0/1")
+    assert device.value("/5/0/1") == ""  # an empty Package URI resets the state machine
+    unknown = await client.call("firmware_reset", endpoint="nobody")
+    assert unknown["error_code"] == "unknown_endpoint"

@@ -7,7 +7,6 @@ hand from the specifications, so a bug shared by the gateway's encoder and decod
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import aiocoap
 import cbor2
@@ -36,9 +35,9 @@ def accept_everything(message: aiocoap.Message) -> Reply:
 
 
 @pytest.fixture
-async def wired(make_server: ServerFactory) -> AsyncIterator[tuple[Lwm2mServer, Events]]:
-    lwm2m, events = await make_server(initial_read=False)
-    yield lwm2m, events
+async def wired(make_server: ServerFactory) -> tuple[Lwm2mServer, Events]:
+    """A server that sends nothing unasked (no inventory), so every request is the test's."""
+    return await make_server(initial_read=False)
 
 
 async def register(
