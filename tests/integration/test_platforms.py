@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from homeassistant.components.button import SERVICE_PRESS
+from homeassistant.components.button.const import SERVICE_PRESS
 from homeassistant.components.light import ATTR_BRIGHTNESS, ATTR_RGB_COLOR
-from homeassistant.components.number import ATTR_VALUE, SERVICE_SET_VALUE
+from homeassistant.components.number import ATTR_VALUE
+from homeassistant.components.number.const import SERVICE_SET_VALUE
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     ATTR_UNIT_OF_MEASUREMENT,
@@ -15,7 +16,7 @@ from homeassistant.const import (
     STATE_ON,
     STATE_UNAVAILABLE,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -53,7 +54,7 @@ async def test_sensor_shows_the_device_value_and_follows_notifications(
     battery = hass.states.get(entity_id(hass, "sensor", "dev/3/0/9"))
     assert battery is not None
     assert battery.state == "87"
-    await until(lambda: gateway.server.store.load_observations().get("dev") is not None, hass)
+    await until(lambda: gateway.server.store.load_observations_of("dev") != {}, hass)
     device.set_value("/3303/0/5700", 24.25)
     await until(lambda: hass.states.get(temperature).state == "24.25", hass)  # type: ignore[union-attr]
 
@@ -215,7 +216,7 @@ async def test_deregistration_makes_entities_unavailable(
     temperature = entity_id(hass, "sensor", "dev/3303/0/5700")
     await device.deregister()
     await until(lambda: hass.states.get(temperature).state == STATE_UNAVAILABLE, hass)  # type: ignore[union-attr]
-    events = []
+    events: list[Event] = []
     hass.bus.async_listen("lwm2m_event", events.append)
     await device.register()
     await until(lambda: hass.states.get(temperature).state == "21.5", hass)  # type: ignore[union-attr]
@@ -239,4 +240,5 @@ async def test_a_failed_write_raises_a_translated_error(
             "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: switch}, blocking=True
         )
     assert caught.value.translation_key == "write_failed"
+    assert caught.value.translation_placeholders is not None
     assert caught.value.translation_placeholders["endpoint"] == "dev"

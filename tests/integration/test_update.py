@@ -81,6 +81,7 @@ async def test_a_failure_on_the_device_is_shown_to_the_user(
     with pytest.raises(HomeAssistantError) as failed:
         await hass.services.async_call("update", "install", {ATTR_ENTITY_ID: update}, blocking=True)
     assert failed.value.translation_key == "firmware_failed"
+    assert failed.value.translation_placeholders is not None
     assert "integrity check" in str(failed.value.translation_placeholders["message"])
     assert device.value("/3/0/3") == "1.0.0"
 

@@ -28,7 +28,9 @@ TYPES = {
 
 
 def types(path: Path) -> ResourceType | None:
-    return TYPES.get(path.resource_id) if path.object_id == 9000 else None
+    if path.object_id != 9000 or path.resource_id is None:
+        return None
+    return TYPES.get(path.resource_id)
 
 
 def value_of(rtype: ResourceType) -> st.SearchStrategy[Value]:

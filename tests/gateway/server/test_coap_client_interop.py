@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from lwm2m_gateway.server import Lwm2mServer
-from tests.gateway.conftest import Events
+from tests.gateway.conftest import Events, ServerFactory
 
 CLIENT = shutil.which("coap-client-openssl")
 
@@ -32,9 +32,9 @@ async def coap_client(*args: str) -> str:
 
 
 async def test_libcoap_client_registers_updates_and_deregisters(
-    make_server: object,
+    make_server: ServerFactory,
 ) -> None:
-    lwm2m, events = await make_server(initial_read=False)  # type: ignore[operator]
+    lwm2m, events = await make_server(initial_read=False)
     base = f"coap://127.0.0.1:{lwm2m.coap_port}"
     await coap_client(
         "-m", "post", "-t", "40", "-e", '</>;rt="oma.lwm2m";ct=110,</3/0>,</3303/0>;ver=1.1',

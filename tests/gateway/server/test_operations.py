@@ -9,6 +9,7 @@ from lwm2m_gateway.lwm2m.errors import DeviceError, UnknownEndpoint
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import Record
 from lwm2m_gateway.server import Lwm2mServer
+from lwm2m_gateway.simulator import SimulatedDevice
 from tests.gateway.conftest import DeviceFactory, Events
 
 FORMATS = [
@@ -35,7 +36,7 @@ async def device(
 
 
 async def test_read_a_resource_an_instance_and_an_object(
-    server: tuple[Lwm2mServer, Events], device: object
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
 ) -> None:
     lwm2m, _ = server
     assert await lwm2m.device.read("dev", [Path(3303, 0, 5700)]) == [
@@ -50,7 +51,7 @@ async def test_read_a_resource_an_instance_and_an_object(
 
 
 async def test_write_replace_and_partial_update(
-    server: tuple[Lwm2mServer, Events], device: object
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
 ) -> None:
     lwm2m, events = server
     from lwm2m_gateway.simulator import SimulatedDevice
@@ -69,14 +70,16 @@ async def test_write_replace_and_partial_update(
     assert ("POST", "/3311/0") in device.requests
 
 
-async def test_execute_with_arguments(server: tuple[Lwm2mServer, Events], device: object) -> None:
+async def test_execute_with_arguments(
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
+) -> None:
     lwm2m, _ = server
     await lwm2m.device.execute("dev", Path(3, 0, 4), "0='now'")
-    assert device.executed == [(Path(3, 0, 4), "0='now'")]  # type: ignore[attr-defined]
+    assert device.executed == [(Path(3, 0, 4), "0='now'")]
 
 
 async def test_discover_lists_instances_resources_and_attributes(
-    server: tuple[Lwm2mServer, Events], device: object
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
 ) -> None:
     lwm2m, _ = server
     await lwm2m.device.write_attributes(
@@ -94,7 +97,7 @@ async def test_discover_lists_instances_resources_and_attributes(
 
 
 async def test_create_and_delete_an_instance(
-    server: tuple[Lwm2mServer, Events], device: object
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
 ) -> None:
     lwm2m, events = server
     created = await lwm2m.device.create(
@@ -102,7 +105,7 @@ async def test_create_and_delete_an_instance(
     )
     assert created.object_id == 3303
     assert created.instance_id not in (None, 0)
-    assert device.value(Path(3303, created.instance_id, 5700)) == 5.0  # type: ignore[attr-defined]
+    assert device.value(Path(3303, created.instance_id, 5700)) == 5.0
     instances = {
         i["id"]
         for o in lwm2m.registrations.describe("dev")["objects"]
@@ -111,12 +114,12 @@ async def test_create_and_delete_an_instance(
     }
     assert created.instance_id in instances
     await lwm2m.device.delete("dev", created)
-    assert device.value(Path(3303, created.instance_id, 5700)) is None  # type: ignore[attr-defined]
+    assert device.value(Path(3303, created.instance_id, 5700)) is None
     await events.wait("endpoint_updated", "dev")
 
 
 async def test_errors_carry_the_coap_code_and_path(
-    server: tuple[Lwm2mServer, Events], device: object
+    server: tuple[Lwm2mServer, Events], device: SimulatedDevice
 ) -> None:
     lwm2m, _ = server
     with pytest.raises(DeviceError) as missing:

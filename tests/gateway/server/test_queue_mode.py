@@ -8,13 +8,13 @@ import pytest
 
 from lwm2m_gateway.lwm2m.errors import DeviceTimeout, QueueFull
 from lwm2m_gateway.lwm2m.paths import Path
-from tests.gateway.conftest import DeviceFactory, until
+from tests.gateway.conftest import DeviceFactory, ServerFactory, until
 
 
 async def test_requests_wait_until_the_device_wakes(
-    make_server: object, make_device: DeviceFactory
+    make_server: ServerFactory, make_device: DeviceFactory
 ) -> None:
-    lwm2m, events = await make_server(awake_time=0.5)  # type: ignore[operator]
+    lwm2m, events = await make_server(awake_time=0.5)
     device = await make_device(lwm2m, "sleepy", binding="UQ", auto_update=False)
     registered = await events.wait("endpoint_registered", "sleepy")
     assert registered.data["queue_mode"] is True
@@ -34,9 +34,9 @@ async def test_requests_wait_until_the_device_wakes(
 
 
 async def test_a_device_that_stays_asleep_times_out(
-    make_server: object, make_device: DeviceFactory
+    make_server: ServerFactory, make_device: DeviceFactory
 ) -> None:
-    lwm2m, events = await make_server(awake_time=0.2, queue_timeout=0.5)  # type: ignore[operator]
+    lwm2m, events = await make_server(awake_time=0.2, queue_timeout=0.5)
     device = await make_device(lwm2m, "gone", binding="UQ", auto_update=False)
     await events.wait("endpoint_registered", "gone")
     await device.sleep()
@@ -46,9 +46,9 @@ async def test_a_device_that_stays_asleep_times_out(
 
 
 async def test_the_queue_per_device_is_bounded(
-    make_server: object, make_device: DeviceFactory
+    make_server: ServerFactory, make_device: DeviceFactory
 ) -> None:
-    lwm2m, events = await make_server(awake_time=0.2, queue_limit=2)  # type: ignore[operator]
+    lwm2m, events = await make_server(awake_time=0.2, queue_limit=2)
     device = await make_device(lwm2m, "full", binding="UQ", auto_update=False)
     await events.wait("endpoint_registered", "full")
     await device.sleep()

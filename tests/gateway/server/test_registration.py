@@ -10,7 +10,7 @@ from aiocoap.numbers.codes import Code
 
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.server import Lwm2mServer
-from tests.gateway.conftest import DeviceFactory, Events
+from tests.gateway.conftest import DeviceFactory, Events, ServerFactory
 
 
 async def coap(server: Lwm2mServer, code: Code, path: str, **options: object) -> aiocoap.Message:
@@ -90,9 +90,9 @@ async def test_deregister_forgets_the_endpoint(
 
 
 async def test_lifetime_expiry_deregisters_with_reason_expired(
-    make_server: object, make_device: DeviceFactory
+    make_server: ServerFactory, make_device: DeviceFactory
 ) -> None:
-    lwm2m, events = await make_server(expiry_grace=0.0)  # type: ignore[operator]
+    lwm2m, events = await make_server(expiry_grace=0.0)
     await make_device(lwm2m, "short", lifetime=1, auto_update=False)
     event = await events.wait("endpoint_deregistered", "short", wait_s=5)
     assert event.data["reason"] == "expired"

@@ -6,14 +6,14 @@ import asyncio
 from pathlib import Path as FilePath
 
 from lwm2m_gateway.lwm2m.paths import Path
-from tests.gateway.conftest import DeviceFactory
+from tests.gateway.conftest import DeviceFactory, ServerFactory
 
 
 async def test_restart_serves_known_devices_without_re_registering(
-    make_server: object, make_device: DeviceFactory, tmp_path: FilePath
+    make_server: ServerFactory, make_device: DeviceFactory, tmp_path: FilePath
 ) -> None:
     data = tmp_path / "restart"
-    first, events = await make_server(data)  # type: ignore[operator]
+    first, events = await make_server(data)
     device = await make_device(first, "survivor", auto_update=False)
     await events.wait("endpoint_registered", "survivor")
     await first.observations.observe("survivor", [Path(3303, 0, 5700)])
@@ -23,7 +23,7 @@ async def test_restart_serves_known_devices_without_re_registering(
     await device.sleep()  # silent across the restart: whatever the gateway knows, it stored
     device.set_value("/3303/0/5700", 30.0)
 
-    second, later = await make_server(data, coap_port=port)  # type: ignore[operator]
+    second, later = await make_server(data, coap_port=port)
     assert second.registrations.names() == ["survivor"]
     state = second.registrations.describe("survivor")
     temperature = next(o for o in state["objects"] if o["id"] == 3303)
@@ -42,13 +42,13 @@ async def test_restart_serves_known_devices_without_re_registering(
 
 
 async def test_expired_registrations_are_dropped_at_start(
-    make_server: object, make_device: DeviceFactory, tmp_path: FilePath
+    make_server: ServerFactory, make_device: DeviceFactory, tmp_path: FilePath
 ) -> None:
     data = tmp_path / "expired"
-    first, events = await make_server(data)  # type: ignore[operator]
+    first, events = await make_server(data)
     await make_device(first, "brief", lifetime=1, auto_update=False)
     await events.wait("endpoint_registered", "brief")
     await first.stop()
     await asyncio.sleep(1.2)  # past the 1 s lifetime
-    second, _ = await make_server(data)  # type: ignore[operator]
+    second, _ = await make_server(data)
     assert second.registrations.names() == []
