@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lwm2m_gateway.lwm2m.errors import BadRequest
 from lwm2m_gateway.lwm2m.links import Link, format_link_format, parse_link_format
 
 
@@ -49,3 +53,20 @@ values = st.one_of(st.none(), st.text(alphabet="ab1.,; =", max_size=8))
 )
 def test_format_then_parse_round_trips(links: list[Link]) -> None:
     assert parse_link_format(format_link_format(links)) == links
+
+
+@pytest.mark.parametrize(
+    ("payload", "names"),
+    [
+        ("</3/0", "unterminated '<' at offset 0"),
+        ("</3/0>;=1", "invalid parameter name '' at offset 7"),
+        ("</3/0> </4/0>", "expected ',' or ';' at offset 7"),
+        ("</3/0>,", "expected '<' at offset 7"),
+        ('</3/0>;ct="1', "unterminated quote at offset 10"),
+        ('</3/0>;ver=1"', "ver='1\"' at offset 11 is neither a token nor a quoted string"),
+        ("</3/0>;ver=", "ver='' at offset 11"),
+    ],
+)
+def test_malformed_links_name_the_offset(payload: str, names: str) -> None:
+    with pytest.raises(BadRequest, match=re.escape(names)):
+        parse_link_format(payload)
