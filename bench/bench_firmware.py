@@ -26,7 +26,7 @@ BLOCK_SIZE = 1024
 async def one(method: str, size: int, block_size: int) -> tuple[float, str]:
     quiet_coap_shutdown(asyncio.get_running_loop())
     with tempfile.TemporaryDirectory() as data_dir:
-        config = load_config(None, {"coap_port": 0, "api_port": 0, "data_dir": data_dir,
+        config = load_config(None, {"coap_port": 0, "coaps_port": 0, "api_port": 0, "data_dir": data_dir,
                                     "log_level": "WARNING", "request_timeout": 60,
                                     "firmware_block_size": block_size})  # fmt: skip
         gateway = Gateway(config)

@@ -121,8 +121,13 @@ class LoadProcess:
 
 
 async def start_gateway(data_dir: str) -> tuple[asyncio.subprocess.Process, int, str]:
+    # thousands of devices register from one host here: no per-source rate limit
+    config = Path(data_dir) / "bench.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("register_rate = 0\nmax_endpoints = 100000\n")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lwm2m_gateway", "--coap-port", "0", "--api-port", "0",
+        sys.executable, "-m", "lwm2m_gateway", "--config", str(config), "--coap-port", "0",
+        "--coaps-port", "0", "--api-port", "0", "--unknown-endpoints", "accept",
         "--data-dir", data_dir, "--log-level", "INFO",
         stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
     )  # fmt: skip

@@ -19,6 +19,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, help="a TOML file with the settings below")
     parser.add_argument("--coap-host", help="UDP address devices reach (default 127.0.0.1)")
     parser.add_argument("--coap-port", type=int, help="UDP port, 0 for any (default 5683)")
+    parser.add_argument(
+        "--coaps-port", type=int, help="DTLS-PSK (coaps) port, 0 for any (default 5684)"
+    )
+    parser.add_argument(
+        "--coap", dest="coap_enabled", action=argparse.BooleanOptionalAction, default=None,
+        help="listen for plain CoAP (default: yes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--coaps", dest="coaps_enabled", action=argparse.BooleanOptionalAction, default=None,
+        help="listen for CoAP over DTLS-PSK (default: yes)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--unknown-endpoints", choices=("accept", "approve", "reject"),
+        help="devices without credentials or approval (default: accept on loopback, else approve)",
+    )  # fmt: skip
     parser.add_argument("--api-host", help="WebSocket API address (default 127.0.0.1)")
     parser.add_argument("--api-port", type=int, help="WebSocket API port, 0 for any (default 8765)")
     parser.add_argument("--data-dir", help="where state is kept (default ./data)")
@@ -50,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     overrides = {
         key: getattr(args, key)
-        for key in ("coap_host", "coap_port", "api_host", "api_port", "data_dir", "objects_dir",
+        for key in ("coap_host", "coap_port", "coaps_port", "coap_enabled", "coaps_enabled",
+                    "unknown_endpoints", "api_host", "api_port", "data_dir", "objects_dir",
                     "token", "announce", "log_level")
     }  # fmt: skip
     try:

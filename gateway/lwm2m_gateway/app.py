@@ -51,7 +51,12 @@ class Gateway:
             registry=self.registry,
             config=ServerConfig(
                 host=config.coap_host,
-                coap_port=config.coap_port,
+                coap_port=config.coap_port if config.coap_enabled else None,
+                coaps_port=config.coaps_port if config.coaps_enabled else None,
+                unknown_endpoints=config.unknown_endpoints,
+                max_endpoints=config.max_endpoints,
+                max_pending=config.max_pending,
+                register_rate=config.register_rate,
                 request_timeout=config.request_timeout,
                 queue_timeout=config.queue_timeout,
                 firmware=FirmwareSettings(
@@ -82,9 +87,12 @@ class Gateway:
         if self.config.announce:
             self.announcer = Announcer(self.store.gateway_id, self.config.api_host, self.api.port)
             await self.announcer.start()
+        host = self.config.coap_host
+        coap = f"udp://{host}:{self.server.coap_port}" if self.server.coap_port else "off"
+        coaps = f"dtls://{host}:{self.server.coaps_port}" if self.server.coaps_port else "off"
         _LOGGER.info(
-            "lwm2m-gateway %s listening coap=udp://%s:%d api=%s",
-            __version__, self.config.coap_host, self.server.coap_port, self.api.url,
+            "lwm2m-gateway %s listening coap=%s api=%s coaps=%s (unknown endpoints: %s)",
+            __version__, coap, self.api.url, coaps, self.config.unknown_endpoints,
         )  # fmt: skip
 
     async def stop(self) -> None:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiocoap
+from aiocoap.messagemanager import MessageManager
+from aiocoap.tokenmanager import TokenManager
+from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 
 def _consume(future: asyncio.Future[Any]) -> None:
@@ -19,6 +25,12 @@ async def wait_response(pending: Any, seconds: float) -> aiocoap.Message:
     future: asyncio.Future[aiocoap.Message] = pending.response
     future.add_done_callback(_consume)
     return await asyncio.wait_for(asyncio.shield(future), seconds)
+
+
+def host_of(hostinfo: str) -> str:
+    """The host of a remote's host:port ("[::1]:5683" -> "::1")."""
+    host = hostinfo.rsplit(":", 1)[0] if ":" in hostinfo else hostinfo
+    return host.strip("[]")
 
 
 def bound_port(context: aiocoap.Context) -> int | None:
@@ -59,13 +71,42 @@ class _TimerTrackingLoop:
         return self.call_later(when - self._loop.time(), callback, *args, **kwargs)
 
 
-async def open_context(site: Any = None, bind: tuple[str, int] | None = None) -> aiocoap.Context:
-    """A UDP-only aiocoap server context (no CoAP over TCP or WebSockets listeners) whose
-    timers `close_context` can cancel."""
+class RandomTokenManager(TokenManager):  # type: ignore[misc]
+    """Tokens from the system's random source (RFC 7252 §5.3.1: at least 32 random bits for a
+    host reachable off-path): aiocoap counts up from a random start, so one token seen tells
+    the next, and an off-path host could forge a notification."""
+
+    def next_token(self) -> bytes:
+        return secrets.token_bytes(8)
+
+
+async def build_context(
+    site: Any,
+    transport: Callable[[MessageManager, logging.Logger, Any], Awaitable[Any]],
+    *,
+    server_credentials: Any = None,
+) -> aiocoap.Context:
+    """An aiocoap context over one message transport, with random tokens and timers that
+    `close_context` can cancel (aiocoap's create_server_context offers neither)."""
     loop = _TimerTrackingLoop(asyncio.get_running_loop())
-    return await aiocoap.Context.create_server_context(
-        site, bind=bind, loop=loop, transports=["udp6"]
-    )
+    context = aiocoap.Context(loop=loop, serversite=site, server_credentials=server_credentials)
+    tokens = RandomTokenManager(context)
+    messages = MessageManager(tokens)
+    messages.message_interface = await transport(messages, context.log, loop)
+    tokens.token_interface = messages
+    context.request_interfaces.append(tokens)
+    return context
+
+
+async def open_context(site: Any = None, bind: tuple[str, int] | None = None) -> aiocoap.Context:
+    """A plain CoAP (UDP) server context: no CoAP over TCP or WebSockets listeners."""
+
+    async def udp(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
+        return await MessageInterfaceUDP6.create_server_transport_endpoint(
+            messages, log=log, loop=loop, bind=bind, multicast=[]
+        )
+
+    return await build_context(site, udp)
 
 
 async def close_context(context: aiocoap.Context) -> None:

@@ -17,6 +17,15 @@ SCHEMA = vol.Schema(
     {
         vol.Optional("coap_host", default="127.0.0.1"): str,
         vol.Optional("coap_port", default=5683): PORT,
+        vol.Optional("coaps_port", default=5684): PORT,
+        vol.Optional("coap_enabled", default=True): bool,
+        vol.Optional("coaps_enabled", default=True): bool,
+        vol.Optional("unknown_endpoints", default=None): vol.Any(
+            None, vol.In(("accept", "approve", "reject"))
+        ),
+        vol.Optional("max_endpoints", default=20000): vol.All(int, vol.Range(min=1)),
+        vol.Optional("max_pending", default=32): vol.All(int, vol.Range(min=1, max=10000)),
+        vol.Optional("register_rate", default=120.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("api_host", default="127.0.0.1"): str,
         vol.Optional("api_port", default=8765): PORT,
         vol.Optional("data_dir", default="./data"): str,
@@ -47,6 +56,13 @@ class ConfigError(Exception):
 class GatewayConfig:
     coap_host: str
     coap_port: int
+    coaps_port: int
+    coap_enabled: bool
+    coaps_enabled: bool
+    unknown_endpoints: str
+    max_endpoints: int
+    max_pending: int
+    register_rate: float
     api_host: str
     api_port: int
     data_dir: Path
@@ -90,9 +106,20 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         raise ConfigError(
             f"api_host: {valid['api_host']} is not loopback; set a token (--token) to expose the API"
         )
+    if not valid["coap_enabled"] and not valid["coaps_enabled"]:
+        raise ConfigError("coap_enabled, coaps_enabled: at least one CoAP listener is needed")
     return GatewayConfig(
         coap_host=valid["coap_host"],
         coap_port=valid["coap_port"],
+        coaps_port=valid["coaps_port"],
+        coap_enabled=valid["coap_enabled"],
+        coaps_enabled=valid["coaps_enabled"],
+        # devices that reach the gateway from other hosts wait for approval unless told
+        unknown_endpoints=valid["unknown_endpoints"]
+        or ("accept" if _is_loopback(valid["coap_host"]) else "approve"),
+        max_endpoints=valid["max_endpoints"],
+        max_pending=valid["max_pending"],
+        register_rate=valid["register_rate"],
         api_host=valid["api_host"],
         api_port=valid["api_port"],
         data_dir=Path(valid["data_dir"]),

@@ -62,8 +62,8 @@ async def run(args: argparse.Namespace) -> None:
     quiet_coap_shutdown(asyncio.get_running_loop())
     config = load_config(
         None,
-        {"coap_port": args.coap_port, "api_port": args.api_port, "data_dir": args.data_dir,
-         "log_level": "WARNING"},
+        {"coap_port": args.coap_port, "coaps_port": args.coaps_port, "api_port": args.api_port,
+         "data_dir": args.data_dir, "log_level": "WARNING"},
     )  # fmt: skip
     gateway = Gateway(config)
     await gateway.start()
@@ -100,6 +100,7 @@ def main() -> None:
     )
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between changes")
     parser.add_argument("--coap-port", type=int, default=5683)
+    parser.add_argument("--coaps-port", type=int, default=5684)
     parser.add_argument("--api-port", type=int, default=8765)
     parser.add_argument("--data-dir", default="./data")
     args = parser.parse_args()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -37,8 +38,19 @@ def _schema_1(db: sqlite3.Connection) -> None:
     )
 
 
+def _schema_2(db: sqlite3.Connection) -> None:
+    """Security: per-endpoint PSK credentials and the owner's decisions on unknown endpoints."""
+    db.executescript(
+        """
+        CREATE TABLE credentials (
+            endpoint TEXT PRIMARY KEY, identity TEXT NOT NULL UNIQUE, key BLOB NOT NULL);
+        CREATE TABLE admissions (endpoint TEXT PRIMARY KEY, decision TEXT NOT NULL);
+        """
+    )
+
+
 # Index i migrates user_version i to i + 1; later features append here, never edit old steps.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
 
 
 class Store:
@@ -51,6 +63,9 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / FILE_NAME
         try:
+            # it holds device keys: readable by the gateway's user only (WAL files inherit it)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -139,6 +154,32 @@ class Store:
             for key, data in rows
             if (parsed := _json(data, f"observation {key} of {endpoint}")) is not None
         }
+
+    def save_credential(self, endpoint: str, identity: str, key: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO credentials (endpoint, identity, key) VALUES (?, ?, ?)",
+            (endpoint, identity, key),
+        )
+
+    def delete_credential(self, endpoint: str) -> None:
+        self._db.execute("DELETE FROM credentials WHERE endpoint = ?", (endpoint,))
+
+    def load_credentials(self) -> list[tuple[str, str, bytes]]:
+        rows = self._db.execute("SELECT endpoint, identity, key FROM credentials")
+        return [(str(e), str(i), bytes(k)) for e, i, k in rows]
+
+    def save_admission(self, endpoint: str, decision: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO admissions (endpoint, decision) VALUES (?, ?)",
+            (endpoint, decision),
+        )
+
+    def delete_admission(self, endpoint: str) -> None:
+        self._db.execute("DELETE FROM admissions WHERE endpoint = ?", (endpoint,))
+
+    def load_admissions(self) -> dict[str, str]:
+        rows = self._db.execute("SELECT endpoint, decision FROM admissions")
+        return {str(endpoint): str(decision) for endpoint, decision in rows}
 
     def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None:
         rows = [(endpoint, path, json.dumps(value), stamp) for path, value, stamp in values]

@@ -49,7 +49,7 @@ class GatewayProcess:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lwm2m_gateway", "--coap-port", str(self.coap_port),
+            sys.executable, "-m", "lwm2m_gateway", "--coap-port", str(self.coap_port), "--coaps-port", "0",
             "--api-port", str(self.api_port), "--data-dir", str(self.data_dir),
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

@@ -30,7 +30,7 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 async def start_gateway(data_dir: FilePath, **settings: Any) -> Gateway:
     config = load_config(
         None,
-        {"coap_port": 0, "api_port": 0, "data_dir": str(data_dir), "request_timeout": 2,
+        {"coap_port": 0, "coaps_port": 0, "api_port": 0, "data_dir": str(data_dir), "request_timeout": 2,
          "log_level": "WARNING", **settings},
     )  # fmt: skip
     gateway = Gateway(config)

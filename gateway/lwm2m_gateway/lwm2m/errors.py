@@ -49,6 +49,20 @@ class Forbidden(Lwm2mError):
     coap_code = Code.FORBIDDEN
 
 
+class TooManyRequests(Lwm2mError):
+    """A source registers faster than the gateway's rate limit allows."""
+
+    error_code = "too_many_requests"
+    coap_code = Code.TOO_MANY_REQUESTS
+
+
+class ServerFull(Lwm2mError):
+    """The gateway holds its maximum number of endpoints."""
+
+    error_code = "server_full"
+    coap_code = Code.SERVICE_UNAVAILABLE
+
+
 class UnknownEndpoint(Lwm2mError):
     """No registration (live or stored) for that endpoint name."""
 

@@ -44,6 +44,8 @@ class Registration:
     content_formats: list[int] = field(default_factory=list)
     registered_at: float = field(default_factory=time.time)
     last_update: float = field(default_factory=time.time)
+    security: str = "nosec"  # "psk": registered over a DTLS session
+    identity: str | None = None  # the PSK identity of that session
 
     @property
     def expires_at(self) -> float:
@@ -54,7 +56,13 @@ class Registration:
 
     def uri(self, path: Path) -> str:
         root = self.root_path.rstrip("/")
-        return f"coap://{self.address}{root}{path if path.level else '/'}"
+        scheme = "coap" if self.security == "nosec" else "coaps"
+        return f"{scheme}://{self.address}{root}{path if path.level else '/'}"
+
+    def uri_path(self, path: Path) -> tuple[str, ...]:
+        """The Uri-Path options of a request to path (under the alternate root path)."""
+        root = tuple(p for p in self.root_path.split("/") if p)
+        return root + tuple(str(i) for i in path.ids)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -148,7 +156,7 @@ def parse_register(query: Sequence[str], payload: bytes, address: str) -> Regist
     root, formats, objects = _parse_links(payload)
     return Registration(
         endpoint=endpoint,
-        registration_id=secrets.token_hex(4),
+        registration_id=secrets.token_hex(8),  # 64 random bits: not guessable off-path
         lifetime=lifetime,
         lwm2m_version=version,
         binding=binding,

@@ -17,11 +17,16 @@ class FirmwareSettings:
 @dataclass(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
-    coap_port: int = 5683
+    coap_port: int | None = 5683  # plain CoAP; None: no listener, 0: any free port
+    coaps_port: int | None = None  # CoAP over DTLS-PSK; None: no listener, 0: any free port
     request_timeout: float = 30.0  # one request to an awake device
     queue_timeout: float = 300.0  # how long a request waits for a sleeping device to wake
     queue_limit: int = 32  # requests waiting per sleeping device
     awake_time: float = 93.0  # CoAP MAX_TRANSMIT_WAIT: how long a queue-mode device listens
     expiry_grace: float = 2.0  # tolerate an Update arriving just after the lifetime
     initial_read: bool = True
+    unknown_endpoints: str = "accept"  # accept, approve or reject (admission.py)
+    max_endpoints: int = 20000
+    max_pending: int = 32  # unknown devices waiting for approval; the oldest is dropped
+    register_rate: float = 120.0  # Registers a minute from one source host; 0: no limit
     firmware: FirmwareSettings | None = None  # None: no firmware update role

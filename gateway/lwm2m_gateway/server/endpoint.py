@@ -24,6 +24,7 @@ class EndpointState:
     last_seen: float = field(default_factory=time.time)
     online: bool = True
     formats: dict[str, int] = field(default_factory=dict)  # "read"/"write" -> format that worked
+    remote: Any = None  # the DTLS session of a secure registration (requests go over it)
 
     @property
     def name(self) -> str:
@@ -110,6 +111,7 @@ class EndpointState:
             "online": self.online,
             "asleep": self.online and self.asleep,
             "registered_at": reg.registered_at,
+            "security": reg.security,
             "last_seen": self.last_seen,
             "objects": objects,
         }

@@ -18,12 +18,14 @@ from typing import Any
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from ..lwm2m.errors import Lwm2mError
+from ..coap import host_of
+from ..lwm2m.errors import Lwm2mError, UnknownEndpoint
 from ..lwm2m.firmware import UPDATE_RESULT_MESSAGES, DeliveryMethod, FirmwareState, UpdateResult
 from ..lwm2m.paths import Path
 from ..lwm2m.values import Record
 from .config import FirmwareSettings
 from .device_management import DeviceManagement
+from .dtls import identity_of
 from .events import EventBus, ServerEvent
 from .firmware_images import FirmwareCatalogue, FirmwareImage, UnknownImage
 from .observations import Observations
@@ -114,7 +116,13 @@ class FirmwareUpdates:
         for name in self._registrations.names():
             self._events.emit("endpoint_updated", name, self._registrations.describe(name))
 
-    def uri(self, image_id: str) -> str:
+    def uri(self, image_id: str, endpoint: str) -> str:
+        """Where the device fetches the image: over DTLS if it registered over DTLS."""
+        registration = self._registrations.get(endpoint).registration
+        if registration.security == "psk":
+            return (
+                f"coaps://{self.settings.public_host}:{self._transport.secure_port}/fw/{image_id}"
+            )
         return f"coap://{self.settings.public_host}:{self._transport.port}/fw/{image_id}"
 
     def _save(self) -> None:
@@ -151,7 +159,7 @@ class FirmwareUpdates:
         self._report(job)
         try:
             if chosen == "pull":
-                uri = self.uri(image.image_id)
+                uri = self.uri(image.image_id, endpoint)
                 await self._device.write(
                     endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), uri)], replace=True
                 )
@@ -206,20 +214,38 @@ class FirmwareUpdates:
             data = self.catalogue.read(path[1])
         except (UnknownImage, OSError):
             return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such firmware image")
+        job = self._job_for(path[1], request.remote)
+        if job is None:  # only the devices an update targets get its image, and only then
+            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such firmware image")
         block = request.opt.block2
         served = (
             len(data) if block is None else min(len(data), (block.block_number + 1) * block.size)
         )
-        for job in self.jobs.values():
-            if job.image_id == path[1] and job.status == "downloading":
-                state = self._registrations.at_address(request.remote.hostinfo)
-                if state is not None and state.name == job.endpoint:
-                    step = max(1, job.total // 20)  # report every 5 %
-                    if served // step != job.bytes_done // step or served == job.total:
-                        job.bytes_done = served
-                        self._report(job)
-                    job.bytes_done = served
+        if job.status == "downloading":
+            step = max(1, job.total // 20)  # report every 5 %
+            if served // step != job.bytes_done // step or served == job.total:
+                job.bytes_done = served
+                self._report(job)
+            job.bytes_done = served
         return aiocoap.Message(code=Code.CONTENT, payload=data, content_format=42)
+
+    def _job_for(self, image_id: str, remote: Any) -> FirmwareJob | None:
+        """The active job this requester downloads for: a DTLS device by its PSK identity, a
+        NoSec one by its host (devices download from another port than they register from)."""
+        identity, host = identity_of(remote), host_of(remote.hostinfo)
+        for job in self.jobs.values():
+            if job.image_id != image_id or job.status not in ACTIVE:
+                continue
+            try:
+                registration = self._registrations.get(job.endpoint).registration
+            except UnknownEndpoint:
+                continue
+            if registration.security == "psk":
+                if identity is not None and identity == registration.identity:
+                    return job
+            elif identity is None and host_of(registration.address) == host:
+                return job
+        return None
 
     def _on_event(self, event: ServerEvent) -> None:
         job = self.jobs.get(event.endpoint)

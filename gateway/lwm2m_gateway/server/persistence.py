@@ -29,6 +29,22 @@ class ObservationStore(Protocol):
     def load_observations_of(self, endpoint: str) -> dict[str, dict[str, Any]]: ...
 
 
+class CredentialStore(Protocol):
+    """Per-endpoint PSK credentials (the key stays in the store and the DTLS handshake)."""
+
+    def save_credential(self, endpoint: str, identity: str, key: bytes) -> None: ...
+    def delete_credential(self, endpoint: str) -> None: ...
+    def load_credentials(self) -> list[tuple[str, str, bytes]]: ...
+
+
+class AdmissionStore(Protocol):
+    """The owner's decisions on endpoints the gateway did not know: approved or rejected."""
+
+    def save_admission(self, endpoint: str, decision: str) -> None: ...
+    def delete_admission(self, endpoint: str) -> None: ...
+    def load_admissions(self) -> dict[str, str]: ...
+
+
 class SettingStore(Protocol):
     """Small named documents (firmware catalogue and jobs, credentials to come)."""
 
@@ -36,5 +52,13 @@ class SettingStore(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-class Persistence(RegistrationStore, ValueStore, ObservationStore, SettingStore, Protocol):
+class Persistence(
+    RegistrationStore,
+    ValueStore,
+    ObservationStore,
+    CredentialStore,
+    AdmissionStore,
+    SettingStore,
+    Protocol,
+):
     """Everything the composed server stores."""

@@ -16,15 +16,19 @@ from typing import Any, Protocol
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from ..lwm2m.errors import BadRequest, UnknownEndpoint
+from ..coap import host_of
+from ..lwm2m.errors import BadRequest, Forbidden, UnknownEndpoint
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path
 from ..lwm2m.registration import Registration, parse_register, updated_registration
+from .admission import Admission
 from .config import ServerConfig
+from .dtls import identity_of
 from .endpoint import EndpointState
 from .events import EventBus
 from .persistence import RegistrationStore
 from .presence import Presence
+from .security import Security
 from .tasks import Timers
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,16 +50,21 @@ class Registrations:
     def __init__(
         self,
         config: ServerConfig,
+        *,
         store: RegistrationStore,
         events: EventBus,
         presence: Presence,
         registry: ObjectRegistry,
+        security: Security,
+        admission: Admission,
     ) -> None:
         self._config = config
         self._store = store
         self._events = events
         self._presence = presence
         self._registry = registry
+        self._security = security
+        self._admission = admission
         self._endpoints: dict[str, EndpointState] = {}
         self._by_registration_id: dict[str, str] = {}
         self._timers = Timers()
@@ -82,11 +91,32 @@ class Registrations:
         """Whether state is still the live registration of its endpoint."""
         return self._endpoints.get(state.name) is state
 
-    def at_address(self, address: str) -> EndpointState | None:
-        """The registered endpoint whose last known address is host:port (Send, firmware)."""
-        return next(
-            (s for s in self._endpoints.values() if s.registration.address == address), None
-        )
+    def sender(self, remote: Any) -> EndpointState | None:
+        """The registered endpoint a request came from: by its DTLS session (or identity), or
+        for plain CoAP by its last known address. Only ever an endpoint that remote may speak
+        for (Send, firmware downloads)."""
+        identity = identity_of(remote)
+        if identity is not None:
+            found = next(
+                (s for s in self._endpoints.values() if s.registration.identity == identity), None
+            )
+        else:
+            address = remote.hostinfo
+            found = next(
+                (
+                    s
+                    for s in self._endpoints.values()
+                    if s.registration.address == address and s.registration.security == "nosec"
+                ),
+                None,
+            )
+        if found is None:
+            return None
+        try:
+            self._security.check(found.name, remote)
+        except Forbidden:
+            return None
+        return found
 
     def describe(self, endpoint: str) -> dict[str, Any]:
         """The endpoint object of the API (docs/protocol.md)."""
@@ -174,42 +204,95 @@ class Registrations:
             if request.code == Code.POST:
                 return self._update(request, path[1])
             if request.code == Code.DELETE:
-                return self._deregister(path[1])
+                return self._deregister(request, path[1])
             return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
         return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such resource")
 
     def _register(self, request: aiocoap.Message) -> aiocoap.Message:
         if request.opt.content_format not in (None, LINK_FORMAT):
             raise BadRequest("Register payload must be link format (content format 40)")
-        registration = parse_register(
-            request.opt.uri_query, request.payload, request.remote.hostinfo
+        remote = request.remote
+        self._admission.limit_rate(host_of(remote.hostinfo))
+        registration = parse_register(request.opt.uri_query, request.payload, remote.hostinfo)
+        name = registration.endpoint
+        self._authorize(name, remote)
+        identity = identity_of(remote)
+        if identity is not None:
+            registration.security, registration.identity = "psk", identity
+        known = name in self._endpoints or self._security.credential(name) is not None
+        self._admission.limit_count(len(self._endpoints), name, known)
+        if not self._admission.admits(name, known):
+            self._admission.hold(registration, remote)
+            return aiocoap.Message(
+                code=Code.CREATED, location_path=("rd", registration.registration_id)
+            )
+        previous = self._endpoints.get(name)
+        if previous is not None and previous.registration.address != registration.address:
+            _LOGGER.warning(
+                "%s registered again from %s (was %s, %s)", name, registration.address,
+                previous.registration.address, registration.security,
+            )  # fmt: skip
+        self._admit(registration, remote)
+        return aiocoap.Message(
+            code=Code.CREATED, location_path=("rd", registration.registration_id)
         )
+
+    def _authorize(self, name: str, remote: Any) -> None:
+        try:
+            self._security.check(name, remote)
+        except Forbidden as err:
+            self._admission.quiet.warn(f"forbidden:{name}", "Refused %s from %s: %s", name,
+                                        remote.hostinfo, err)  # fmt: skip
+            raise
+
+    def _admit(self, registration: Registration, remote: Any) -> EndpointState:
+        """Make a validated, authorised registration live: stored first, then in memory."""
         name = registration.endpoint
         self._store.save_registration(name, registration.to_json())
+        self._admission.drop_pending(name)
         previous = self._drop(name)
         state = EndpointState(registration)
+        state.remote = remote if registration.security == "psk" else None
         if previous is not None:
             state.values = previous.values  # kept until the inventory refreshes them
             state.resources = previous.resources
         self._add(state)
         self._presence.touch(state)
         _LOGGER.info(
-            "Registered %s (lwm2m %s, b=%s, lt=%d) from %s",
+            "Registered %s (lwm2m %s, b=%s, lt=%d, %s) from %s",
             name, registration.lwm2m_version, registration.binding, registration.lifetime,
-            registration.address,
+            registration.security, registration.address,
         )  # fmt: skip
         for listener in list(self._listeners):
             listener.registered(state)
-        return aiocoap.Message(
-            code=Code.CREATED, location_path=("rd", registration.registration_id)
-        )
+        return state
+
+    def approve(self, endpoint: str) -> bool:
+        """The owner lets an endpoint in; a device waiting with a Register becomes a normal
+        endpoint without registering again. Returns whether one was waiting."""
+        pending = self._admission.approve(endpoint)
+        if pending is None:
+            return False
+        self._admit(pending.registration, pending.remote)
+        return True
+
+    def reject(self, endpoint: str) -> None:
+        """The owner keeps an endpoint out, now and later (until approved)."""
+        self._admission.reject(endpoint)
+        if endpoint in self._endpoints:
+            self._store.delete_endpoint(endpoint)
+            self._drop(endpoint)
+            self._events.emit(
+                "endpoint_deregistered", endpoint, {"endpoint": endpoint, "reason": "rejected"}
+            )
 
     def _update(self, request: aiocoap.Message, registration_id: str) -> aiocoap.Message:
         name = self._by_registration_id.get(registration_id)
-        if name is None:
-            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
         if request.payload and request.opt.content_format not in (None, LINK_FORMAT):
             raise BadRequest("Update payload must be link format (content format 40)")
+        if name is None:
+            return self._update_pending(request, registration_id)
+        self._authorize(name, request.remote)
         state = self._endpoints[name]
         registration, changed = updated_registration(
             state.registration, request.opt.uri_query, request.payload, request.remote.hostinfo
@@ -217,6 +300,8 @@ class Registrations:
         self._store.save_registration(name, registration.to_json())
         new_objects = sorted(set(registration.objects) - set(state.registration.objects))
         state.registration = registration
+        if registration.security == "psk":
+            state.remote = request.remote  # the device may have opened a new session
         self._expire_at(state, registration.expires_at)
         self._presence.touch(state)
         if changed:
@@ -225,10 +310,28 @@ class Registrations:
             listener.updated(state, new_objects)
         return aiocoap.Message(code=Code.CHANGED)
 
-    def _deregister(self, registration_id: str) -> aiocoap.Message:
+    def _update_pending(self, request: aiocoap.Message, registration_id: str) -> aiocoap.Message:
+        """A device waiting for approval keeps its pending Register fresh."""
+        pending = self._admission.pending_by_registration_id(registration_id)
+        if pending is None:
+            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+        self._authorize(pending.registration.endpoint, request.remote)
+        pending.registration, _ = updated_registration(
+            pending.registration, request.opt.uri_query, request.payload, request.remote.hostinfo
+        )
+        pending.remote = request.remote
+        return aiocoap.Message(code=Code.CHANGED)
+
+    def _deregister(self, request: aiocoap.Message, registration_id: str) -> aiocoap.Message:
         name = self._by_registration_id.get(registration_id)
         if name is None:
-            return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+            pending = self._admission.pending_by_registration_id(registration_id)
+            if pending is None:
+                return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
+            self._authorize(pending.registration.endpoint, request.remote)
+            self._admission.drop_pending(pending.registration.endpoint)
+            return aiocoap.Message(code=Code.DELETED)
+        self._authorize(name, request.remote)
         self._store.delete_registration(name)
         self._drop(name)
         _LOGGER.info("%s de-registered", name)

@@ -49,7 +49,18 @@ class RequestSender:
 
     @staticmethod
     def message(state: EndpointState, code: Code, path: Path, **options: Any) -> aiocoap.Message:
-        return aiocoap.Message(code=code, uri=state.registration.uri(path), **options)
+        registration = state.registration
+        if registration.security == "nosec":
+            return aiocoap.Message(code=code, uri=registration.uri(path), **options)
+        if state.remote is None:  # restored from the store: the session died with the process
+            raise DeviceTimeout(
+                f"{state.name} has no DTLS session yet; it will have one when it next speaks",
+                endpoint=state.name,
+                path=str(path),
+            )
+        message = aiocoap.Message(code=code, uri_path=registration.uri_path(path), **options)
+        message.remote = state.remote
+        return message
 
     async def exchange(
         self,
@@ -72,7 +83,7 @@ class RequestSender:
         """Like exchange, and also return aiocoap's pending request (for its observation)."""
         await self._presence.wait_awake(state)
         limit = seconds or self._config.request_timeout
-        request = self._transport.context.request(message)
+        request = self._transport.request(message)
         try:
             response = await wait_response(request, limit)
         except TimeoutError:

@@ -32,7 +32,7 @@ class SendReceiver:
             return aiocoap.Message(code=Code.NOT_FOUND, payload=b"no such resource")
         if request.code != Code.POST:
             return aiocoap.Message(code=Code.METHOD_NOT_ALLOWED)
-        state = self._registrations.at_address(request.remote.hostinfo)
+        state = self._registrations.sender(request.remote)
         if state is None:
             return aiocoap.Message(code=Code.FORBIDDEN, payload=b"not registered from here")
         fmt = request.opt.content_format

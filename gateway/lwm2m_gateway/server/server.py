@@ -1,7 +1,8 @@
 """The LwM2M server, composed: each role is built here, once, and handed what it needs.
 
-Like Eclipse Leshan's server, it is a set of services rather than one object: `registrations`
-(the endpoint registry, /rd), `presence` (queue mode), `requests` (the request sender),
+Like Eclipse Leshan's server, it is a set of services rather than one object: `security`
+(credentials), `admission` (unknown endpoints, limits), `registrations` (the endpoint
+registry, /rd), `presence` (queue mode), `requests` (the request sender),
 `device` (device management), `observations`, `send` (/dp), `firmware` (object 5 updates, /fw)
 and `events`. Callers use the roles directly; this module only wires them and runs what
 happens between them when a device registers.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 
 from ..lwm2m.model import ObjectRegistry
+from .admission import Admission
 from .config import ServerConfig
 from .device_management import DeviceManagement
 from .endpoint import EndpointState
@@ -23,6 +25,7 @@ from .presence import Presence
 from .registrations import Registrations
 from .requests import RequestSender
 from .resource_values import ResourceValues
+from .security import Security
 from .send import SendReceiver
 from .tasks import BackgroundTasks
 from .transport import CoapTransport
@@ -39,9 +42,21 @@ class Lwm2mServer:
         self.registry = registry
         self.events = EventBus()
         self.tasks = BackgroundTasks()
-        self.transport = CoapTransport(config.host, config.coap_port)
+        self.security = Security(store)
+        self.admission = Admission(config, store, self.events)
+        self.transport = CoapTransport(
+            config.host, config.coap_port, config.coaps_port, self.security.key_for_identity
+        )
         self.presence = Presence(config, self.events)
-        self.registrations = Registrations(config, store, self.events, self.presence, registry)
+        self.registrations = Registrations(
+            config,
+            store=store,
+            events=self.events,
+            presence=self.presence,
+            registry=registry,
+            security=self.security,
+            admission=self.admission,
+        )
         self.values = ResourceValues(store, self.events)
         self.requests = RequestSender(config, self.transport, self.presence, registry)
         self.device = DeviceManagement(
@@ -78,6 +93,10 @@ class Lwm2mServer:
     def coap_port(self) -> int:
         return self.transport.port
 
+    @property
+    def coaps_port(self) -> int:
+        return self.transport.secure_port
+
     async def start(self) -> None:
         self.registrations.restore(self.values.load())
         await self.transport.start()
@@ -104,8 +123,9 @@ class EndpointLifecycle:
 
     def restored(self, state: EndpointState) -> None:
         """A registration came back from the store: its observations died with the process."""
-        if state.registration.queue_mode:
-            self._reobserve_on_wake.add(state.name)  # asleep: wait for it to speak
+        if state.registration.queue_mode or state.registration.security != "nosec":
+            # asleep, or its DTLS session died with the process: wait for it to speak
+            self._reobserve_on_wake.add(state.name)
         else:
             self._server.tasks.spawn(self._server.observations.reestablish(state))
 
@@ -114,6 +134,7 @@ class EndpointLifecycle:
 
     def updated(self, state: EndpointState, new_objects: list[int]) -> None:
         self._server.tasks.spawn(self._after_update(state, new_objects))
+        self.woke(state)
 
     def unregistered(self, state: EndpointState) -> None:
         self._server.observations.drop(state.name)

@@ -1,4 +1,4 @@
-"""The CoAP side of the server: one aiocoap context, and requests routed by first path segment.
+"""The CoAP side of the server: the listeners, and requests routed by first path segment.
 
 Each role that answers devices registers the segment it owns ("rd", "dp", "fw"); the router
 turns a role's Lwm2mError into the CoAP code it carries, so roles never build error responses.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiocoap
 import aiocoap.resource
@@ -15,6 +16,7 @@ from aiocoap.numbers.codes import Code
 
 from ..coap import bound_port, close_context, open_context
 from ..lwm2m.errors import Lwm2mError
+from .dtls import DtlsServerTransport, KeyLookup, is_secure, open_dtls_context
 
 _LOGGER = logging.getLogger(__name__)
 Route = Callable[[aiocoap.Message], Awaitable[aiocoap.Message]]
@@ -42,35 +44,63 @@ class _Router(aiocoap.resource.Resource, aiocoap.resource.PathCapable):  # type:
 
 
 class CoapTransport:
-    """Owns the aiocoap context: listening, the routes, and sending requests to devices."""
+    """Owns the aiocoap contexts: plain CoAP and CoAP over DTLS-PSK, each optional, both
+    answering through the same routes; requests to a device leave over the one it used."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(
+        self, host: str, port: int | None, secure_port: int | None, keys: KeyLookup
+    ) -> None:
         self._host = host
-        self._requested_port = port
+        self._requested = (port, secure_port)
+        self._keys = keys
         self._routes: dict[str, Route] = {}
-        self._context: aiocoap.Context | None = None
+        self._plain: aiocoap.Context | None = None
+        self._secure: aiocoap.Context | None = None
+        self._dtls: DtlsServerTransport | None = None
         self._port = 0
+        self._secure_port = 0
 
     def route(self, segment: str, handler: Route) -> None:
         self._routes[segment] = handler
 
     async def start(self) -> None:
-        self._context = await open_context(
-            _Router(self._routes), bind=(self._host, self._requested_port)
-        )
-        self._port = bound_port(self._context) or self._requested_port
+        port, secure_port = self._requested
+        if port is not None:
+            self._plain = await open_context(_Router(self._routes), bind=(self._host, port))
+            self._port = bound_port(self._plain) or port
+        if secure_port is not None:
+            self._secure, self._dtls = await open_dtls_context(
+                _Router(self._routes), (self._host, secure_port), self._keys
+            )
+            self._secure_port = self._dtls.port
 
     async def stop(self) -> None:
-        if self._context is not None:
-            await close_context(self._context)
-            self._context = None
+        for context in (self._plain, self._secure):
+            if context is not None:
+                await close_context(context)
+        self._plain = self._secure = None
 
     @property
     def port(self) -> int:
+        """The plain CoAP port (0 when there is no plain listener)."""
         return self._port
 
     @property
-    def context(self) -> aiocoap.Context:
-        if self._context is None:
-            raise RuntimeError("the server is not started")
-        return self._context
+    def secure_port(self) -> int:
+        """The coaps port (0 when there is no DTLS listener)."""
+        return self._secure_port
+
+    @property
+    def sessions(self) -> int:
+        return 0 if self._dtls is None else self._dtls.sessions
+
+    def request(self, message: aiocoap.Message) -> Any:
+        """Send a request; one whose remote is a DTLS session goes out over that session."""
+        context = self._secure if is_secure(message.remote) else self._plain
+        if context is None:
+            raise NoListener("the gateway has no listener for this device's transport")
+        return context.request(message)
+
+
+class NoListener(Lwm2mError):
+    error_code = "no_listener"

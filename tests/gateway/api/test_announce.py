@@ -15,7 +15,14 @@ from lwm2m_gateway.config import load_config
 
 async def test_the_api_is_announced_with_the_gateway_id(tmp_path: FilePath) -> None:
     config = load_config(
-        None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path), "announce": True}
+        None,
+        {
+            "coap_port": 0,
+            "coaps_port": 0,
+            "api_port": 0,
+            "data_dir": str(tmp_path),
+            "announce": True,
+        },
     )
     gateway = Gateway(config)
     await gateway.start()

@@ -69,7 +69,14 @@ class Client:
 @pytest.fixture
 async def gateway(tmp_path: FilePath) -> AsyncIterator[Gateway]:
     config = load_config(
-        None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path), "request_timeout": 5}
+        None,
+        {
+            "coap_port": 0,
+            "coaps_port": 0,
+            "api_port": 0,
+            "data_dir": str(tmp_path),
+            "request_timeout": 5,
+        },
     )
     gateway = Gateway(config)
     await gateway.start()
@@ -230,7 +237,14 @@ async def test_malformed_frames_are_invalid_message_and_the_connection_stays(
 
 async def test_token_is_required_when_configured(tmp_path: FilePath) -> None:
     config = load_config(
-        None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path), "token": "s3cret-token"}
+        None,
+        {
+            "coap_port": 0,
+            "coaps_port": 0,
+            "api_port": 0,
+            "data_dir": str(tmp_path),
+            "token": "s3cret-token",
+        },
     )
     gateway = Gateway(config)
     await gateway.start()

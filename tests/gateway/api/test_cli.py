@@ -27,7 +27,7 @@ class Process:
 
 async def start(data_dir: FilePath, coap_port: int = 0) -> Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lwm2m_gateway", "--coap-port", str(coap_port), "--api-port", "0",
+        sys.executable, "-m", "lwm2m_gateway", "--coap-port", str(coap_port), "--coaps-port", "0", "--api-port", "0",
         "--data-dir", str(data_dir), stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None

@@ -86,14 +86,14 @@ async def test_an_update_installs_the_new_firmware(gateway: Gateway, method: str
         assert device.value("/3/0/3") == "2.0.0"
         assert results.progress(device.endpoint)[-1] == 100
         if method == "pull":
-            assert device.value("/5/0/1") == gateway.firmware.uri(image.image_id)
+            assert device.value("/5/0/1") == gateway.firmware.uri(image.image_id, device.endpoint)
             assert len(results.progress(device.endpoint)) > 3  # progress while blocks were served
     finally:
         await device.stop()
 
 
 async def test_push_with_small_blocks_for_slow_links(tmp_path: FilePath) -> None:
-    config = load_config(None, {"coap_port": 0, "api_port": 0, "data_dir": str(tmp_path),
+    config = load_config(None, {"coap_port": 0, "coaps_port": 0, "api_port": 0, "data_dir": str(tmp_path),
                                 "firmware_block_size": 64})  # fmt: skip
     gateway = Gateway(config)
     await gateway.start()
