@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiocoap
+from aiocoap.credentials import CredentialsMap
 from aiocoap.messagemanager import MessageManager
 from aiocoap.tokenmanager import TokenManager
+from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
 
@@ -85,11 +87,17 @@ async def build_context(
     transport: Callable[[MessageManager, logging.Logger, Any], Awaitable[Any]],
     *,
     server_credentials: Any = None,
+    client_credentials: Any = None,
 ) -> aiocoap.Context:
     """An aiocoap context over one message transport, with random tokens and timers that
     `close_context` can cancel (aiocoap's create_server_context offers neither)."""
     loop = _TimerTrackingLoop(asyncio.get_running_loop())
-    context = aiocoap.Context(loop=loop, serversite=site, server_credentials=server_credentials)
+    context = aiocoap.Context(
+        loop=loop,
+        serversite=site,
+        server_credentials=server_credentials,
+        client_credentials=client_credentials,
+    )
     tokens = RandomTokenManager(context)
     messages = MessageManager(tokens)
     messages.message_interface = await transport(messages, context.log, loop)
@@ -109,12 +117,36 @@ async def open_context(site: Any = None, bind: tuple[str, int] | None = None) ->
     return await build_context(site, udp)
 
 
+async def open_psk_client_context(
+    site: Any, server_uri: str, identity: str, key: bytes
+) -> aiocoap.Context:
+    """A device's context: it opens a DTLS-PSK session to server_uri and answers the server's
+    requests that come back over it."""
+    credentials = CredentialsMap()
+    credentials.load_from_dict(
+        {
+            f"{server_uri.rstrip('/')}/*": {
+                "dtls": {"psk": key, "client-identity": identity.encode()}
+            }
+        }
+    )
+
+    async def dtls(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
+        return await MessageInterfaceTinyDTLS.create_client_transport_endpoint(
+            messages, log=log, loop=loop
+        )
+
+    return await build_context(site, dtls, client_credentials=credentials)
+
+
 async def close_context(context: aiocoap.Context) -> None:
     """Shut the context down and cancel the timers aiocoap leaves behind: its message timers
     (see _TimerTrackingLoop) and the expiry timers of the site's block-wise caches, which
     aiocoap schedules on the running loop and never cancels."""
     site = context.serversite
     await context.shutdown()
+    for _ in range(3):  # let the tasks the shutdown cancelled (DTLS handshakes) finish
+        await asyncio.sleep(0)
     loop = context.loop
     if isinstance(loop, _TimerTrackingLoop):
         for handle in loop.handles:

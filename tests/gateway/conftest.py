@@ -101,7 +101,8 @@ async def make_device() -> AsyncIterator[DeviceFactory]:
     devices: list[SimulatedDevice] = []
 
     async def make(server: Lwm2mServer, endpoint: str = "dev", **kwargs: Any) -> SimulatedDevice:
-        device = SimulatedDevice(endpoint, f"coap://127.0.0.1:{server.coap_port}", **kwargs)
+        uri = kwargs.pop("server_uri", f"coap://127.0.0.1:{server.coap_port}")
+        device = SimulatedDevice(endpoint, uri, **kwargs)
         await device.start()
         devices.append(device)
         return device

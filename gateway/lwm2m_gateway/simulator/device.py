@@ -19,7 +19,13 @@ import aiocoap.interfaces
 import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
-from ..coap import bound_port, close_context, open_context, wait_response
+from ..coap import (
+    bound_port,
+    close_context,
+    open_context,
+    open_psk_client_context,
+    wait_response,
+)
 from ..lwm2m.codecs import (
     SINGLE_VALUE_FORMATS,
     SUPPORTED_FORMATS,
@@ -83,7 +89,10 @@ class SimulatedDevice:
         host: str = "127.0.0.1",
         auto_update: bool = True,
         announce_formats: bool = True,
+        psk: tuple[str, bytes] | None = None,
     ) -> None:
+        """A device registering with server_uri: coap:// (NoSec) or, with psk (identity, key),
+        coaps:// over DTLS-PSK."""
         self.endpoint = endpoint
         self.server_uri = server_uri.rstrip("/")
         self.lifetime = lifetime
@@ -114,13 +123,29 @@ class SimulatedDevice:
         self._tasks: set[asyncio.Task[None]] = set()
         self.firmware = SimulatedFirmware(self)
         self.port = 0
+        self.psk = psk
+        self._session: Any = None  # keeps aiocoap's DTLS client connection alive
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._context = await open_context(_DeviceRoot(self), bind=(self.host, 0))
-        self.port = bound_port(self._context) or 0
-        await self.register()
+    async def start(self, *, register: bool = True) -> None:
+        """Open the device's context and register (unless it resumes a registration it has:
+        then set `location` and call update())."""
+        if self.psk is not None:
+            identity, key = self.psk
+            self._context = await open_psk_client_context(
+                _DeviceRoot(self), self.server_uri, identity, key
+            )
+        else:
+            self._context = await open_context(_DeviceRoot(self), bind=(self.host, 0))
+            self.port = bound_port(self._context) or 0
+        if not register:
+            return
+        try:
+            await self.register()
+        except BaseException:
+            await self.stop()  # a refused device leaves no socket or session behind
+            raise
         if self.auto_update:
             self._updater = asyncio.create_task(self._keep_registered())
 
@@ -168,7 +193,10 @@ class SimulatedDevice:
 
     async def _to_server(self, code: Code, path: str, **options: Any) -> aiocoap.Message:
         message = aiocoap.Message(code=code, uri=f"{self.server_uri}{path}", **options)
-        return await wait_response(self.context.request(message), 60)
+        response = await wait_response(self.context.request(message), 60)
+        if self.psk is not None:
+            self._session = response.remote  # the DTLS session lives while referenced
+        return response
 
     async def register(self) -> None:
         query = [f"ep={self.endpoint}", f"lt={self.lifetime}", f"lwm2m={self.lwm2m_version}"]

@@ -6,6 +6,7 @@ hand from the specifications, so a bug shared by the gateway's encoder and decod
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import aiocoap
@@ -213,4 +214,20 @@ async def test_a_large_write_goes_block1_and_a_large_read_comes_block2(
     asked = [r.message.opt.block2 for r in device.received]
     assert asked[0] is None  # the first request asks for the whole; the device answers in blocks
     assert [b.block_number for b in asked[1:]] == [1, 2]
+    device.close()
+
+
+async def test_request_tokens_are_random_64_bit_values(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "tokens", b'</>;rt="oma.lwm2m",</3/0>')
+    for _ in range(20):
+        await lwm2m.device.read("tokens", [Path(3, 0, 0)])
+    tokens = [r.message.token for r in device.received]
+    assert all(len(token) == 8 for token in tokens)
+    numbers = sorted(int.from_bytes(token, "big") for token in tokens)
+    assert len(set(numbers)) == 20
+    # not a counter: aiocoap's own tokens count up by one from a random start
+    assert min(b - a for a, b in itertools.pairwise(numbers)) > 1
     device.close()
