@@ -173,13 +173,16 @@ class Admission:
         self._store.save_admission(endpoint, APPROVED)
         self._decisions[endpoint] = APPROVED
         _LOGGER.info("%s approved", endpoint)
-        return self.drop_pending(endpoint)
+        pending = self.drop_pending(endpoint)
+        self._events.emit("endpoint_approved", endpoint, {"endpoint": endpoint})
+        return pending
 
     def reject(self, endpoint: str) -> None:
         self._store.save_admission(endpoint, REJECTED)
         self._decisions[endpoint] = REJECTED
         self.drop_pending(endpoint)
         _LOGGER.info("%s rejected", endpoint)
+        self._events.emit("endpoint_rejected", endpoint, {"endpoint": endpoint})
 
     def forget(self, endpoint: str) -> None:
         """Clear a decision (credentials given later make the endpoint known anyway)."""

@@ -301,3 +301,72 @@ async def test_firmware_reset_over_the_api_clears_the_package_uri(
     assert device.value("/5/0/1") == ""  # an empty Package URI resets the state machine
     unknown = await client.call("firmware_reset", endpoint="nobody")
     assert unknown["error_code"] == "unknown_endpoint"
+
+
+async def test_credentials_over_the_api_never_echo_the_key(client: Client) -> None:
+    key = "00112233445566778899aabbccddeeff"
+    frames: list[str] = []
+    original = client.ws.receive
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        frame = await original(*args, **kwargs)
+        frames.append(str(frame.data))
+        return frame
+
+    client.ws.receive = recording  # type: ignore[method-assign]
+    created = await client.call("set_credentials", endpoint="nrf", identity="nrf-id", key=key)
+    assert created["result"] == {"endpoint": "nrf", "identity": "nrf-id", "mode": "psk"}
+    listed = await client.call("list_credentials")
+    assert listed["result"]["credentials"] == [
+        {"endpoint": "nrf", "identity": "nrf-id", "mode": "psk"}
+    ]
+    bad_hex = await client.call("set_credentials", endpoint="x", identity="x-id", key="zz")
+    assert (bad_hex["error_code"], bad_hex["details"]["field"]) == ("invalid_args", "key")
+    taken = await client.call("set_credentials", endpoint="other", identity="nrf-id", key=key)
+    assert taken["error_code"] == "bad_request"
+    assert "already belongs to 'nrf'" in taken["details"]["message"]
+    assert (await client.call("remove_credentials", endpoint="nrf"))["success"]
+    assert (await client.call("list_credentials"))["result"]["credentials"] == []
+    again = await client.call("remove_credentials", endpoint="nrf")
+    assert again["error_code"] == "bad_request"
+    assert not any(key in frame for frame in frames)
+
+
+async def test_pending_devices_are_approved_or_rejected_over_the_api(tmp_path: FilePath) -> None:
+    config = load_config(
+        None,
+        {"coap_port": 0, "coaps_port": 0, "api_port": 0, "data_dir": str(tmp_path),
+         "unknown_endpoints": "approve", "request_timeout": 5},
+    )  # fmt: skip
+    gateway = Gateway(config)
+    await gateway.start()
+    devices = []
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(gateway.api.url) as ws:
+            client = Client(ws, await ws.receive_json())
+            await client.call("start_listening")
+            for name in ("welcome", "unwanted"):
+                device = SimulatedDevice(name, f"coap://127.0.0.1:{gateway.server.coap_port}")
+                await device.start()
+                devices.append(device)
+                pending = await client.event("endpoint_pending", endpoint=name)
+                assert pending["data"]["address"] == f"127.0.0.1:{device.port}"
+            listed = await client.call("list_pending")
+            assert listed["result"]["policy"] == "approve"
+            assert [p["endpoint"] for p in listed["result"]["pending"]] == ["welcome", "unwanted"]
+
+            approved = await client.call("approve_endpoint", endpoint="welcome")
+            assert approved["result"] == {"endpoint": "welcome", "registered": True}
+            await client.event("endpoint_approved", endpoint="welcome")
+            await client.event("endpoint_registered", endpoint="welcome")
+            rejected = await client.call("reject_endpoint", endpoint="unwanted")
+            assert rejected["success"]
+            await client.event("endpoint_rejected", endpoint="unwanted")
+            assert (await client.call("list_pending"))["result"]["pending"] == []
+            endpoints = await client.call("start_listening")
+            assert [e["endpoint"] for e in endpoints["result"]["endpoints"]] == ["welcome"]
+            client.reader.cancel()
+    finally:
+        for device in devices:
+            await device.stop()
+        await gateway.stop()
