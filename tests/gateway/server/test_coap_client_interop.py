@@ -59,3 +59,33 @@ async def test_libcoap_client_gets_4_00_for_a_register_without_endpoint(
     )
     assert "4.00" in output
     assert lwm2m.registrations.names() == []
+
+
+async def test_libcoap_openssl_registers_over_dtls_psk_and_a_wrong_key_is_refused(
+    make_server: ServerFactory,
+) -> None:
+    lwm2m, events = await make_server(coaps_port=0, initial_read=False)
+    key = "libcoap-secret-key"
+    lwm2m.security.set("libcoap-psk", "libcoap-id", key.encode())
+    base = f"coaps://127.0.0.1:{lwm2m.coaps_port}"
+    await coap_client(
+        "-u", "libcoap-id", "-k", key, "-m", "post", "-t", "40", "-e", "</3/0>",
+        f"{base}/rd?ep=libcoap-psk&lt=60&lwm2m=1.1",
+    )  # fmt: skip
+    registered = await events.wait("endpoint_registered", "libcoap-psk")
+    assert registered.data["security"] == "psk"
+    assert lwm2m.registrations.get("libcoap-psk").registration.identity == "libcoap-id"
+
+    # the same identity with a wrong key: the handshake fails, nothing registers
+    wrong = await coap_client(
+        "-u", "libcoap-id", "-k", "not-the-key", "-m", "post", "-t", "40", "-e", "</3/0>",
+        f"{base}/rd?ep=libcoap-psk&lt=90&lwm2m=1.1",
+    )  # fmt: skip
+    assert "2.01" not in wrong
+    assert lwm2m.registrations.get("libcoap-psk").registration.lifetime == 60
+    # and plain CoAP for the credentialed endpoint gets 4.03
+    plain = await coap_client(
+        "-m", "post", "-t", "40", "-e", "</3/0>",
+        f"coap://127.0.0.1:{lwm2m.coap_port}/rd?ep=libcoap-psk&lt=90",
+    )  # fmt: skip
+    assert "4.03" in plain

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
 from typing import Any
 
+import aiocoap
 import aiohttp
 import pytest
+from aiocoap.numbers.codes import Code
 
 from lwm2m_gateway.app import Gateway
 from lwm2m_gateway.config import load_config
@@ -251,5 +253,46 @@ async def test_registering_again_with_the_new_version_completes_the_update(
         result = await results.final("rebooter")
         assert result["status"] == "succeeded"
         assert result["result"] == UpdateResult.SUCCESS
+    finally:
+        await device.stop()
+
+
+async def test_a_dtls_device_pulls_over_coaps_and_nobody_else_gets_the_image(
+    gateway: Gateway,
+) -> None:
+    results = Results(gateway)
+    gateway.server.security.set("fw-dtls", "fw-dtls-id", b"firmware-psk-key")
+    device = SimulatedDevice(
+        "fw-dtls", f"coaps://127.0.0.1:{gateway.server.coaps_port}",
+        psk=("fw-dtls-id", b"firmware-psk-key"), auto_update=False,
+    )  # fmt: skip
+    await device.start()
+    try:
+        for _ in range(100):
+            if "fw-dtls" in gateway.server.registrations.names():
+                break
+            await asyncio.sleep(0.05)
+        image = gateway.firmware.catalogue.add(IMAGE, version="2.0.0", endpoints=["fw-dtls"])
+        device.firmware.stall = True  # hold the download while a stranger tries
+        await gateway.firmware.start("fw-dtls", method="pull")
+        uri = device.value("/5/0/1")
+        assert uri == f"coaps://127.0.0.1:{gateway.server.coaps_port}/fw/{image.image_id}"
+
+        context = await aiocoap.Context.create_client_context()
+        try:
+            stranger = aiocoap.Message(
+                code=Code.GET,
+                uri=f"coap://127.0.0.1:{gateway.server.coap_port}/fw/{image.image_id}",
+            )
+            response = await asyncio.wait_for(context.request(stranger).response, 10)
+            assert response.code == Code.NOT_FOUND  # an id guessed or seen is not enough
+            assert IMAGE[:64] not in response.payload
+        finally:
+            await context.shutdown()
+
+        device.firmware.resume()
+        result = await results.final("fw-dtls")
+        assert result["status"] == "succeeded", result
+        assert device.value("/3/0/3") == "2.0.0"
     finally:
         await device.stop()
