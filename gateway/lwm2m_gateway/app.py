@@ -51,6 +51,7 @@ class Gateway:
             registry=self.registry,
             config=ServerConfig(
                 host=config.coap_host,
+                public_host=public_host,
                 coap_port=config.coap_port if config.coap_enabled else None,
                 coaps_port=config.coaps_port if config.coaps_enabled else None,
                 unknown_endpoints=config.unknown_endpoints,

@@ -13,6 +13,7 @@ MIN_SUPPORTED_SCHEMA_VERSION = 1
 class ServerInfoMessage:
     gateway_version: str
     gateway_id: str
+    device_uris: dict[str, str]  # schema 3: what devices are told, {"coap": ..., "coaps": ...}
     schema_version: int = SCHEMA_VERSION
     min_supported_schema_version: int = MIN_SUPPORTED_SCHEMA_VERSION
 

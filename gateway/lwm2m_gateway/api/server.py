@@ -117,7 +117,9 @@ class ApiServer:
         connection = Connection(ws, str(request.remote))
         self.connections.add(connection)
         writer = asyncio.create_task(connection.write_loop())
-        connection.send(ServerInfoMessage(__version__, self.gateway_id).to_json())
+        connection.send(
+            ServerInfoMessage(__version__, self.gateway_id, self.server.device_uris()).to_json()
+        )
         context = CommandContext(self.server, lambda: None)
 
         def start_listening() -> None:

@@ -17,6 +17,7 @@ class FirmwareSettings:
 @dataclass(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
+    public_host: str | None = None  # the host devices use to reach this server (default: host)
     coap_port: int | None = 5683  # plain CoAP; None: no listener, 0: any free port
     coaps_port: int | None = None  # CoAP over DTLS-PSK; None: no listener, 0: any free port
     request_timeout: float = 30.0  # one request to an awake device

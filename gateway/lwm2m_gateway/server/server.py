@@ -97,6 +97,17 @@ class Lwm2mServer:
     def coaps_port(self) -> int:
         return self.transport.secure_port
 
+    def device_uris(self) -> dict[str, str]:
+        """The server URIs to configure in devices, per listener that is open."""
+        host = self.config.public_host or self.config.host
+        host = f"[{host}]" if ":" in host else host
+        uris = {}
+        if self.coap_port:
+            uris["coap"] = f"coap://{host}:{self.coap_port}"
+        if self.coaps_port:
+            uris["coaps"] = f"coaps://{host}:{self.coaps_port}"
+        return uris
+
     async def start(self) -> None:
         self.registrations.restore(self.values.load())
         await self.transport.start()

@@ -108,6 +108,10 @@ async def test_server_info_comes_first(client: Client, gateway: Gateway) -> None
         "min_supported_schema_version": 1,
         "gateway_version": "0.1.0",
         "gateway_id": gateway.store.gateway_id,
+        "device_uris": {
+            "coap": f"coap://127.0.0.1:{gateway.server.coap_port}",
+            "coaps": f"coaps://127.0.0.1:{gateway.server.coaps_port}",
+        },
     }
 
 
