@@ -1,22 +1,42 @@
-"""Config flow: connect to a gateway (by hand or from zeroconf), reauth, reconfigure."""
+"""Config flow: connect to a gateway (by hand or from zeroconf), reauth, reconfigure; and the
+options flow that gives devices their DTLS-PSK credentials."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.core import callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    SelectSelector,
+    SelectSelectorConfig,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
-from .client import CannotConnect, GatewayClient, InvalidAuth, SchemaMismatch
+from .client import CannotConnect, CommandError, GatewayClient, InvalidAuth, SchemaMismatch
 from .const import CONF_TOKEN, DEFAULT_PORT, DOMAIN
 
 
 class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> LwM2MOptionsFlow:
+        return LwM2MOptionsFlow()
 
     def __init__(self) -> None:
         self._host: str | None = None
@@ -139,5 +159,116 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self._schema(user_input or dict(entry.data)),
+            errors=errors,
+        )
+
+
+CONF_ENDPOINT = "endpoint"
+CONF_IDENTITY = "identity"
+CONF_KEY = "key"
+GENERATED_KEY_BYTES = 16  # 128 bits, as LwM2M's AES-128 cipher suites use
+
+
+class LwM2MOptionsFlow(OptionsFlow):
+    """Give a device DTLS-PSK credentials on the gateway (or take them away). The key is shown
+    once, with exactly what to put in the device; the gateway never gives it back."""
+
+    def __init__(self) -> None:
+        self._added: dict[str, str] = {}
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        return self.async_show_menu(step_id="init", menu_options=["add_device", "remove_device"])
+
+    async def async_step_add_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        placeholders = {"message": ""}
+        if user_input is not None:
+            endpoint = str(user_input[CONF_ENDPOINT]).strip()
+            identity = str(user_input.get(CONF_IDENTITY) or endpoint).strip()
+            key = str(user_input.get(CONF_KEY) or "").strip().lower().removeprefix("0x")
+            generated = not key
+            key = key or secrets.token_hex(GENERATED_KEY_BYTES)
+            try:
+                bytes.fromhex(key)
+            except ValueError:
+                errors[CONF_KEY] = "invalid_key"
+            if not endpoint:
+                errors[CONF_ENDPOINT] = "invalid_endpoint"
+            if not errors:
+                try:
+                    await self.config_entry.runtime_data.client.command(
+                        "set_credentials", endpoint=endpoint, identity=identity, key=key
+                    )
+                except CommandError as err:
+                    errors["base"] = "credentials_refused"
+                    placeholders["message"] = str(err.details.get("message", err))
+                except CannotConnect:
+                    errors["base"] = "cannot_connect"
+                else:
+                    self._added = {"endpoint": endpoint, "identity": identity, "key": key}
+                    self._added["generated"] = "generated for you" if generated else "as typed"
+                    return await self.async_step_device_added()
+        return self.async_show_form(
+            step_id="add_device",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ENDPOINT): str,
+                    vol.Optional(CONF_IDENTITY): str,
+                    vol.Optional(CONF_KEY): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    ),
+                }
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_device_added(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        if user_input is not None:
+            return self.async_create_entry(data=dict(self.config_entry.options))
+        info = self.config_entry.runtime_data.client.server_info or {}
+        uris = info.get("device_uris") or {}
+        host = self.config_entry.data[CONF_HOST]
+        return self.async_show_form(
+            step_id="device_added",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                **self._added,
+                "server_uri": str(uris.get("coaps", f"coaps://{host}:5684")),
+            },
+        )
+
+    async def async_step_remove_device(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        client = self.config_entry.runtime_data.client
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await client.command("remove_credentials", endpoint=user_input[CONF_ENDPOINT])
+            except (CommandError, CannotConnect):
+                errors["base"] = "cannot_connect"
+            else:
+                return self.async_create_entry(data=dict(self.config_entry.options))
+        try:
+            listed = await client.command("list_credentials")
+        except (CommandError, CannotConnect):
+            return self.async_abort(reason="cannot_connect")
+        endpoints = [str(c["endpoint"]) for c in listed.get("credentials", [])]
+        if not endpoints:
+            return self.async_abort(reason="no_credentials")
+        return self.async_show_form(
+            step_id="remove_device",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_ENDPOINT): SelectSelector(
+                        SelectSelectorConfig(options=endpoints)
+                    )
+                }
+            ),
             errors=errors,
         )

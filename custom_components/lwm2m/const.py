@@ -11,7 +11,7 @@ DEFAULT_PORT: Final = 8765
 CONF_TOKEN: Final = "token"
 
 # The gateway API schema versions this integration speaks (docs/protocol.md).
-SCHEMA_VERSION: Final = 2  # firmware needs 2; a schema-1 gateway works without it
+SCHEMA_VERSION: Final = 3  # firmware needs 2, security 3; a schema-1 gateway works without them
 MIN_SCHEMA_VERSION: Final = 1
 
 PLATFORMS: Final = [

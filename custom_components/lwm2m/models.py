@@ -13,6 +13,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
 from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
+from .pending import async_resolve_pending, async_show_pending, async_sync_pending
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class EndpointInfo:
     lwm2m_version: str
     binding: str
     queue_mode: bool
+    security: str = "nosec"  # "psk": registered over DTLS with its PSK identity
     objects: dict[int, ObjectInfo] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)  # {"available": image, "job": job}
 
@@ -81,6 +83,7 @@ class EndpointInfo:
             lwm2m_version=str(data.get("lwm2m_version", "1.0")),
             binding=str(data.get("binding", "U")),
             queue_mode=bool(data.get("queue_mode", False)),
+            security=str(data.get("security", "nosec")),
             objects=objects,
             firmware=dict(data.get("firmware") or {}),
         )
@@ -230,6 +233,10 @@ class LwM2MRuntime:
         endpoints = await self.client.start_listening(self._on_event)
         for data in endpoints:
             self.state.replace(data)
+        schema = int((self.client.server_info or {}).get("schema_version", 1))
+        if schema >= 3:  # admission arrived with schema 3
+            pending = await self.client.command("list_pending")
+            async_sync_pending(self.hass, self.entry, list(pending.get("pending", [])))
 
     async def async_ensure_observed(self, endpoint: str, path: str) -> None:
         """Observe once per connection; the gateway keeps observations across its restarts."""
@@ -247,6 +254,12 @@ class LwM2MRuntime:
     def _on_event(self, event: str, data: dict[str, Any]) -> None:
         endpoint = data.get("endpoint")
         if not isinstance(endpoint, str):
+            return
+        if event == "endpoint_pending":
+            async_show_pending(self.hass, self.entry, data)
+            return
+        if event in ("endpoint_approved", "endpoint_rejected"):
+            async_resolve_pending(self.hass, self.entry, endpoint)
             return
         info = self.state.endpoints.get(endpoint)
         if event == "resource_changed" and info is not None:
