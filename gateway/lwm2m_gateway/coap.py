@@ -82,14 +82,16 @@ class RandomTokenManager(TokenManager):  # type: ignore[misc]
         return secrets.token_bytes(8)
 
 
+TransportFactory = Callable[[MessageManager, logging.Logger, Any], Awaitable[Any]]
+
+
 async def build_context(
     site: Any,
-    transport: Callable[[MessageManager, logging.Logger, Any], Awaitable[Any]],
-    *,
+    *transports: TransportFactory,
     server_credentials: Any = None,
     client_credentials: Any = None,
 ) -> aiocoap.Context:
-    """An aiocoap context over one message transport, with random tokens and timers that
+    """An aiocoap context over message transports, with random tokens and timers that
     `close_context` can cancel (aiocoap's create_server_context offers neither)."""
     loop = _TimerTrackingLoop(asyncio.get_running_loop())
     context = aiocoap.Context(
@@ -98,11 +100,12 @@ async def build_context(
         server_credentials=server_credentials,
         client_credentials=client_credentials,
     )
-    tokens = RandomTokenManager(context)
-    messages = MessageManager(tokens)
-    messages.message_interface = await transport(messages, context.log, loop)
-    tokens.token_interface = messages
-    context.request_interfaces.append(tokens)
+    for transport in transports:
+        tokens = RandomTokenManager(context)
+        messages = MessageManager(tokens)
+        messages.message_interface = await transport(messages, context.log, loop)
+        tokens.token_interface = messages
+        context.request_interfaces.append(tokens)
     return context
 
 

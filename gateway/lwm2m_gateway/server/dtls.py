@@ -218,16 +218,45 @@ class DtlsServerTransport(MessageInterfaceTinyDTLSServer):  # type: ignore[misc]
         return len(self._pool._connections)
 
 
+ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def unicast_addresses(host: str) -> list[str]:
+    """The addresses to bind for host: itself, or for an any-address every local unicast address
+    of that family (tinydtls' server socket must know the address it answers from)."""
+    if host not in ANY_ADDRESS:
+        return [host]
+    import ifaddr  # zeroconf's dependency
+
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str):
+                found.append(ip.ip)
+            elif host != "0.0.0.0" and not ip.ip[0].startswith("fe80"):
+                found.append(ip.ip[0])  # link-local v6 needs a scope: left out
+    return found or ["127.0.0.1"]
+
+
 async def open_dtls_context(
-    site: Any, bind: tuple[str, int], lookup: KeyLookup
-) -> tuple[Any, DtlsServerTransport]:
-    """A coaps server context on bind whose keys come from lookup; and its transport."""
+    site: Any, host: str, port: int, lookup: KeyLookup
+) -> tuple[Any, list[DtlsServerTransport]]:
+    """A coaps server context on host:port (every unicast address for an any-address, all on
+    one port) whose keys come from lookup; and its transports."""
     credentials = PskCredentials(lookup)
     made: list[DtlsServerTransport] = []
 
-    async def dtls(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
-        made.append(await DtlsServerTransport.create_bound(bind, messages, log, loop, credentials))
-        return made[0]
+    def on(address: str) -> Any:
+        async def dtls(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
+            chosen = made[0].port if made else port  # port 0: the first bind picks it
+            transport = await DtlsServerTransport.create_bound(
+                (address, chosen), messages, log, loop, credentials
+            )
+            made.append(transport)
+            return transport
 
-    context = await build_context(site, dtls, server_credentials=credentials)
-    return context, made[0]
+        return dtls
+
+    factories = [on(address) for address in unicast_addresses(host)]
+    context = await build_context(site, *factories, server_credentials=credentials)
+    return context, made

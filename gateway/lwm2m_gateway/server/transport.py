@@ -56,7 +56,7 @@ class CoapTransport:
         self._routes: dict[str, Route] = {}
         self._plain: aiocoap.Context | None = None
         self._secure: aiocoap.Context | None = None
-        self._dtls: DtlsServerTransport | None = None
+        self._dtls: list[DtlsServerTransport] = []
         self._port = 0
         self._secure_port = 0
 
@@ -70,9 +70,9 @@ class CoapTransport:
             self._port = bound_port(self._plain) or port
         if secure_port is not None:
             self._secure, self._dtls = await open_dtls_context(
-                _Router(self._routes), (self._host, secure_port), self._keys
+                _Router(self._routes), self._host, secure_port, self._keys
             )
-            self._secure_port = self._dtls.port
+            self._secure_port = self._dtls[0].port
 
     async def stop(self) -> None:
         for context in (self._plain, self._secure):
@@ -92,7 +92,7 @@ class CoapTransport:
 
     @property
     def sessions(self) -> int:
-        return 0 if self._dtls is None else self._dtls.sessions
+        return sum(transport.sessions for transport in self._dtls)
 
     def request(self, message: aiocoap.Message) -> Any:
         """Send a request; one whose remote is a DTLS session goes out over that session."""

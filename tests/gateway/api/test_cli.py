@@ -13,6 +13,7 @@ from pathlib import Path as FilePath
 import aiohttp
 import pytest
 
+from lwm2m_gateway.config import load_config
 from lwm2m_gateway.simulator import SimulatedDevice
 
 LISTENING = re.compile(r"listening coap=udp://[\d.]+:(\d+) api=(ws://\S+)")
@@ -104,6 +105,11 @@ async def test_kill_9_loses_no_registration(tmp_path: FilePath, processes: list[
         (["--api-host", "0.0.0.0"], None, "set a token"),
         ([], 'coap_port = 5683\ncolour = "blue"\n', "colour"),
         ([], "coap_port = [", "config file"),
+        (["--coaps-port", "-1"], None, "coaps_port"),
+        (["--unknown-endpoints", "maybe"], None, "invalid choice"),
+        ([], 'unknown_endpoints = "maybe"\n', "unknown_endpoints"),
+        (["--no-coap", "--no-coaps"], None, "at least one CoAP listener"),
+        ([], "register_rate = -1\n", "register_rate"),
     ],
 )
 async def test_bad_settings_name_the_field_and_exit_2(
@@ -120,3 +126,21 @@ async def test_bad_settings_name_the_field_and_exit_2(
     assert proc.returncode == 2
     assert message in err.decode()
     assert "Traceback" not in err.decode()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "policy"),
+    [
+        ({}, "accept"),  # devices can only come from this host
+        ({"coap_host": "0.0.0.0"}, "approve"),  # reachable from other hosts: hold strangers
+        ({"coap_host": "192.0.2.10"}, "approve"),
+        ({"coap_host": "0.0.0.0", "unknown_endpoints": "accept"}, "accept"),
+        ({"unknown_endpoints": "reject"}, "reject"),
+    ],
+)
+def test_unknown_endpoints_default_to_approval_off_loopback(
+    tmp_path: FilePath, overrides: dict[str, str], policy: str
+) -> None:
+    config = load_config(None, {"data_dir": str(tmp_path), **overrides})
+    assert config.unknown_endpoints == policy
+    assert (config.coaps_port, config.coap_enabled, config.coaps_enabled) == (5684, True, True)

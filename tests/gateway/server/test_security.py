@@ -270,3 +270,41 @@ async def test_a_device_reconnecting_with_a_new_session_keeps_its_registration(
         )
     finally:
         await second.stop()
+
+
+async def test_dtls_listens_on_every_address_when_bound_to_the_any_address(
+    make_server: ServerFactory, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server(host="0.0.0.0", coaps_port=0)
+    lwm2m.security.set("anywhere", "anywhere-id", KEY)
+    await secure_device(lwm2m, make_device, "anywhere", "anywhere-id")
+    await events.wait("endpoint_registered", "anywhere")
+    (record,) = await lwm2m.device.read("anywhere", [Path(3, 0, 0)])
+    assert record.value == "ha-lwm2m"
+
+
+async def test_a_nosec_endpoint_moving_address_is_logged_with_both(
+    server: tuple[Lwm2mServer, Events],
+    make_device: DeviceFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lwm2m, events = server
+    first = await make_device(lwm2m, "mover", auto_update=False)
+    await events.wait("endpoint_registered", "mover")
+    second = await make_device(lwm2m, "mover", auto_update=False)
+    assert lwm2m.registrations.get("mover").registration.address == f"127.0.0.1:{second.port}"
+    moved = [r for r in caplog.records if "registered again from" in r.getMessage()]
+    assert len(moved) == 1
+    assert moved[0].levelname == "WARNING"
+    assert f"127.0.0.1:{first.port}" in moved[0].getMessage()
+    assert f"127.0.0.1:{second.port}" in moved[0].getMessage()
+
+
+async def test_refusals_are_logged_at_most_once_a_minute_per_source(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    lwm2m, _ = await make_server(register_rate=1, initial_read=False)
+    for n in range(6):
+        await coap(lwm2m, Code.POST, "/rd", uri_query=[f"ep=flood-{n}"], payload=b"</3/0>")
+    refused = [r for r in caplog.records if "Refusing registrations from" in r.getMessage()]
+    assert len(refused) == 1
