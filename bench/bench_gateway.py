@@ -28,7 +28,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).parent))
 import loadgen
 
-PORTS = re.compile(r"coap=\S*?:(\d+)\b.*?api=ws://([\d.]+):(\d+)")
+PORTS = re.compile(r"coap=\S*?:(\d+)\b.*?api=ws://([\d.]+):(\d+)/ws coaps=\S*?:?(\d*) ")
 
 
 def rss_kib(pid: int) -> int:
@@ -121,6 +121,12 @@ class LoadProcess:
 
 
 async def start_gateway(data_dir: str) -> tuple[asyncio.subprocess.Process, int, str]:
+    proc, coap_port, _, api_url = await start_gateway_process(data_dir)
+    return proc, coap_port, api_url
+
+
+async def start_gateway_process(data_dir: str) -> tuple[asyncio.subprocess.Process, int, int, str]:
+    """The gateway process; its CoAP, coaps and API ports."""
     # thousands of devices register from one host here: no per-source rate limit
     config = Path(data_dir) / "bench.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +144,8 @@ async def start_gateway(data_dir: str) -> tuple[asyncio.subprocess.Process, int,
             raise RuntimeError("gateway exited before listening")
         if match := PORTS.search(line):
             asyncio.get_running_loop().create_task(drain(proc.stderr))
-            return proc, int(match[1]), f"ws://{match[2]}:{match[3]}/ws"
+            coaps = int(match[4]) if match[4] else 0
+            return proc, int(match[1]), coaps, f"ws://{match[2]}:{match[3]}/ws"
 
 
 async def drain(stream: asyncio.StreamReader) -> None:
