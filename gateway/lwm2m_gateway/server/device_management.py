@@ -60,7 +60,7 @@ class DeviceManagement:
     async def _read_one(self, state: EndpointState, path: Path) -> list[Record]:
         requests = self._requests
         formats = requests.formats(state, "read", single=path.level >= PathLevel.RESOURCE)
-        response, fmt = await requests.negotiate(
+        response, _, fmt = await requests.negotiate(
             state,
             "read",
             formats,
@@ -79,7 +79,9 @@ class DeviceManagement:
             )  # fmt: skip
 
         formats = self._requests.composite_formats(state)
-        response, fmt = await self._requests.negotiate(state, "composite", formats, build, Path())
+        response, _, fmt = await self._requests.negotiate(
+            state, "composite", formats, build, Path()
+        )
         return self._requests.decode(state, response, fmt, Path())
 
     async def write(
@@ -215,7 +217,9 @@ class DeviceManagement:
                 state, Code.POST, object_path, payload=body, content_format=fmt
             )
 
-        response, _ = await self._requests.negotiate(state, "write", formats, build, object_path)
+        response = (
+            await self._requests.negotiate(state, "write", formats, build, object_path)
+        ).response
         location = [p for p in response.opt.location_path if p]
         created = Path.parse("/".join(location[-2:])) if location else Path(oid, chosen or 0)
         entry = state.registration.objects.setdefault(oid, ObjectEntry())

@@ -109,7 +109,7 @@ class Observations:
                     content_format=fmt, accept=fmt, observe=0,
                 )  # fmt: skip
 
-        response, request, fmt = await requests.negotiate_request(state, kind, formats, build, base)
+        response, request, fmt = await requests.negotiate(state, kind, formats, build, base)
         records = requests.decode(state, response, fmt, base)
         observation = Observation(paths, request)
         observation.task = self._tasks.spawn(self._follow(state.name, observation, fmt, base))

@@ -9,7 +9,7 @@ worked is remembered per endpoint and kind of request.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiocoap
 import aiocoap.error
@@ -29,6 +29,12 @@ from .transport import CoapTransport
 
 RETRY_CODES = frozenset({Code.NOT_ACCEPTABLE, Code.UNSUPPORTED_CONTENT_FORMAT})
 Build = Callable[[int], aiocoap.Message]
+
+
+class Negotiated(NamedTuple):
+    response: aiocoap.Message
+    request: Any  # aiocoap's pending request (its .observation, for an observe)
+    fmt: int  # the content format the device accepted
 
 
 class RequestSender:
@@ -127,31 +133,15 @@ class RequestSender:
         path: Path,
         *,
         seconds: float | None = None,
-    ) -> tuple[aiocoap.Message, int]:
+    ) -> Negotiated:
         """Send build(fmt) for each format in turn until the device accepts one."""
-        response, _, fmt = await self.negotiate_request(
-            state, kind, formats, build, path, seconds=seconds
-        )
-        return response, fmt
-
-    async def negotiate_request(
-        self,
-        state: EndpointState,
-        kind: str,
-        formats: Sequence[int],
-        build: Build,
-        path: Path,
-        *,
-        seconds: float | None = None,
-    ) -> tuple[aiocoap.Message, Any, int]:
-        """negotiate, also returning aiocoap's pending request of the accepted one."""
         response: aiocoap.Message | None = None
         for fmt in formats:
             response, request = await self.start(state, build(fmt), path, seconds)
             if response.code not in RETRY_CODES:
                 raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
                 state.formats[kind] = fmt
-                return response, request, fmt
+                return Negotiated(response, request, fmt)
             # a refused observe ends by itself (no Observe option in the answer); cancelling it
             # here would make aiocoap raise when its request runner later reports an error
         if response is None:
