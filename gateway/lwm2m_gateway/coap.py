@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -82,6 +84,18 @@ class RandomTokenManager(TokenManager):  # type: ignore[misc]
         return secrets.token_bytes(8)
 
 
+RECEIVE_BUFFER = 2 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
+
+
+def enlarge_receive_buffer(sock: socket.socket | None) -> None:
+    """A server socket's receive buffer sized for bursts: with the default (about 200 KiB) a
+    busy event loop dropped DTLS handshake flights under load (RcvbufErrors), each costing the
+    device a retransmission timeout."""
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+
+
 TransportFactory = Callable[[MessageManager, logging.Logger, Any], Awaitable[Any]]
 
 
@@ -113,9 +127,11 @@ async def open_context(site: Any = None, bind: tuple[str, int] | None = None) ->
     """A plain CoAP (UDP) server context: no CoAP over TCP or WebSockets listeners."""
 
     async def udp(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
-        return await MessageInterfaceUDP6.create_server_transport_endpoint(
+        interface = await MessageInterfaceUDP6.create_server_transport_endpoint(
             messages, log=log, loop=loop, bind=bind, multicast=[]
         )
+        enlarge_receive_buffer(interface.transport.get_extra_info("socket"))
+        return interface
 
     return await build_context(site, udp)
 

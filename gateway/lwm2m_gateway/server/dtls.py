@@ -44,7 +44,7 @@ from aiocoap.transports.tinydtls_server import (
 )
 from aiocoap.util import hostportjoin
 
-from ..coap import build_context
+from ..coap import build_context, enlarge_receive_buffer
 
 _LOGGER = logging.getLogger(__name__)
 KeyLookup = Callable[[str], bytes | None]  # PSK identity -> key, or None when unknown
@@ -197,6 +197,7 @@ class DtlsServerTransport(MessageInterfaceTinyDTLSServer):  # type: ignore[misc]
         self = cls(messages, log, loop)
         self._pool = await self._serversocket.create(bind, log, self._loop, self)
         self._pool._server_credentials = credentials
+        enlarge_receive_buffer(self._pool._transport.get_extra_info("socket"))
         host, port = self._pool._transport.get_extra_info("sockname")[:2]
         self._pool.hostinfo_local = hostportjoin(host, port)
         self.port = int(port)
