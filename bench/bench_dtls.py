@@ -46,18 +46,30 @@ async def run_mode(
     semaphore = asyncio.Semaphore(args.concurrency)
     devices: list[SimulatedDevice] = []
 
+    failed: list[str] = []
+
     async def start(name: str) -> None:
         psk = (name, KEY) if mode == "dtls" else None
         device = SimulatedDevice(name, uri, psk=psk, auto_update=False, lifetime=3600)
         async with semaphore:
-            await device.start()
+            try:
+                await device.start()
+            except (RuntimeError, TimeoutError, OSError) as err:
+                failed.append(f"{name}: {type(err).__name__} {err}")
+                return
         devices.append(device)
 
     started = time.perf_counter()
     await asyncio.gather(*(start(n) for n in names))
-    handshakes_s = args.devices / (time.perf_counter() - started)  # until every 2.01
+    handshakes_s = len(devices) / (time.perf_counter() - started)  # until every 2.01
+    api.expected = len(devices)
+    if api.registered >= api.expected:
+        api.all_registered.set()
     await asyncio.wait_for(api.all_registered.wait(), 600)
-    registered_s = args.devices / (time.perf_counter() - started)  # until read and announced
+    registered_s = len(devices) / (time.perf_counter() - started)  # until read and announced
+    names = [d.endpoint for d in devices]
+    if failed:
+        print(f"{mode}: {len(failed)} devices did not register, e.g. {failed[0]}", file=sys.stderr)
 
     async def observe(name: str) -> None:
         async with semaphore:
@@ -75,6 +87,7 @@ async def run_mode(
         await asyncio.sleep(interval)
     await asyncio.sleep(1.0)  # the last notifications
     return {
+        "devices that did not register": len(failed),
         "register/s (handshake + Register answered)": handshakes_s,
         "registrations/s (read and announced)": registered_s,
         "notifications sent": sent,

@@ -123,15 +123,36 @@ async def build_context(
     return context
 
 
+def udp_socket(host: str, port: int) -> socket.socket:
+    """A dual-stack UDP socket bound to host:port, owned alone.
+
+    aiocoap's udp6 server sets SO_REUSEPORT, so on Linux a bind to port 0 could be handed a
+    port another such socket already had, and the kernel then splits that port's datagrams
+    between them: a device's Register answer went to another device (seen with 300 simulated
+    devices), and a second gateway on a taken port started instead of failing.
+    """
+    flags = socket.AI_V4MAPPED | socket.AI_PASSIVE
+    infos = socket.getaddrinfo(host or "::", port, socket.AF_INET6, socket.SOCK_DGRAM, 0, flags)
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(infos[0][4])
+    except OSError:
+        sock.close()
+        raise
+    enlarge_receive_buffer(sock)
+    return sock
+
+
 async def open_context(site: Any = None, bind: tuple[str, int] | None = None) -> aiocoap.Context:
     """A plain CoAP (UDP) server context: no CoAP over TCP or WebSockets listeners."""
+    host, port = bind or ("::", 5683)
 
     async def udp(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
-        interface = await MessageInterfaceUDP6.create_server_transport_endpoint(
-            messages, log=log, loop=loop, bind=bind, multicast=[]
+        sock = udp_socket(host, port)
+        return await MessageInterfaceUDP6._create_transport_endpoint(
+            sock, messages, log, loop, multicast=[]
         )
-        enlarge_receive_buffer(interface.transport.get_extra_info("socket"))
-        return interface
 
     return await build_context(site, udp)
 

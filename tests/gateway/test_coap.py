@@ -1,0 +1,40 @@
+"""The aiocoap plumbing every CoAP user of the gateway shares (lwm2m_gateway/coap.py)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lwm2m_gateway.coap import close_context, open_context
+
+
+async def test_a_taken_port_is_refused_not_shared() -> None:
+    """With SO_REUSEPORT (aiocoap's default) the kernel split a port's datagrams between two
+    sockets: a device's Register answer reached another device, a second gateway started."""
+    holder = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    holder.bind(("::ffff:127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(OSError, match="in use"):
+            await open_context(None, bind=("127.0.0.1", port))
+    finally:
+        holder.close()
+
+
+async def test_contexts_on_port_0_never_share_a_port() -> None:
+    contexts = [await open_context(None, bind=("127.0.0.1", 0)) for _ in range(64)]
+    try:
+        ports = set()
+        for context in contexts:
+            (interface,) = context.request_interfaces
+            sock = interface.token_interface.message_interface.transport.get_extra_info("socket")
+            ports.add(sock.getsockname()[1])
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 2 * 1024 * 1024
+        assert len(ports) == len(contexts)
+    finally:
+        for context in contexts:
+            await close_context(context)
