@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from lwm2m_gateway.coap import close_context, open_context
+from tests.gateway.conftest import ServerFactory
 
 
 async def test_a_taken_port_is_refused_not_shared() -> None:
@@ -38,3 +39,9 @@ async def test_contexts_on_port_0_never_share_a_port() -> None:
     finally:
         for context in contexts:
             await close_context(context)
+
+
+async def test_the_dtls_port_is_owned_alone(make_server: ServerFactory) -> None:
+    lwm2m, _ = await make_server(coaps_port=0)
+    with pytest.raises(OSError, match="in use"):
+        await make_server(coaps_port=lwm2m.coaps_port)

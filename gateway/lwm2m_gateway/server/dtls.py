@@ -37,6 +37,7 @@ from aiocoap.transports.tinydtls import (
     CloseNotifyReceived,
 )
 from aiocoap.transports.tinydtls_server import (
+    GoingThroughMessageDecryption,
     MessageInterfaceTinyDTLSServer,
     SecurityStore,
     _AddressDTLS,
@@ -170,6 +171,19 @@ class _ServerSocket(_DatagramServerSocketSimpleDTLS):  # type: ignore[misc]
     _Address = _Session
     max_sockets = 20000  # sessions kept; the least recently active goes first
     handshake_timeout = 30.0  # s; a failed handshake (a wrong key) leaves no event
+
+    @classmethod
+    async def create(cls, bind: Any, log: Any, loop: Any, message_interface: Any) -> Any:
+        # as aiocoap's, but the port is owned alone (no SO_REUSEPORT: see coap.udp_socket)
+        wrapped = GoingThroughMessageDecryption(message_interface)
+        ready = asyncio.get_running_loop().create_future()
+        _, protocol = await loop.create_datagram_endpoint(
+            lambda: cls(ready.set_result, wrapped, log), local_addr=bind, reuse_port=False
+        )
+        protocol.hostinfo_local = hostportjoin(bind[0], bind[1])
+        self = await ready
+        self._loop = loop
+        return self
 
     def datagram_received(self, data: bytes, sockaddr: Any) -> None:
         if sockaddr not in self._connections:

@@ -65,14 +65,18 @@ class CoapTransport:
 
     async def start(self) -> None:
         port, secure_port = self._requested
-        if port is not None:
-            self._plain = await open_context(_Router(self._routes), bind=(self._host, port))
-            self._port = bound_port(self._plain) or port
-        if secure_port is not None:
-            self._secure, self._dtls = await open_dtls_context(
-                _Router(self._routes), self._host, secure_port, self._keys
-            )
-            self._secure_port = self._dtls[0].port
+        try:
+            if port is not None:
+                self._plain = await open_context(_Router(self._routes), bind=(self._host, port))
+                self._port = bound_port(self._plain) or port
+            if secure_port is not None:
+                self._secure, self._dtls = await open_dtls_context(
+                    _Router(self._routes), self._host, secure_port, self._keys
+                )
+                self._secure_port = self._dtls[0].port
+        except BaseException:
+            await self.stop()  # the listener that did open is closed again
+            raise
 
     async def stop(self) -> None:
         for context in (self._plain, self._secure):
