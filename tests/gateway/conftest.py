@@ -81,8 +81,8 @@ async def make_server(tmp_path: FilePath) -> AsyncIterator[ServerFactory]:
         )
         events = Events()
         server.events.subscribe(events)
+        servers.append((server, store))  # closed at teardown even when start fails
         await server.start()
-        servers.append((server, store))
         return server, events
 
     yield make
