@@ -20,6 +20,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--coap-host", help="UDP address devices reach (default 127.0.0.1)")
     parser.add_argument("--coap-port", type=int, help="UDP port, 0 for any (default 5683)")
     parser.add_argument(
+        "--public-host", help="the host devices must use to reach the gateway (bootstrap, firmware)"
+    )
+    parser.add_argument(
         "--coaps-port", type=int, help="DTLS-PSK (coaps) port, 0 for any (default 5684)"
     )
     parser.add_argument(
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     overrides = {
         key: getattr(args, key)
-        for key in ("coap_host", "coap_port", "coaps_port", "coap_enabled", "coaps_enabled",
+        for key in ("coap_host", "public_host", "coap_port", "coaps_port", "coap_enabled", "coaps_enabled",
                     "unknown_endpoints", "api_host", "api_port", "data_dir", "objects_dir",
                     "token", "announce", "log_level")
     }  # fmt: skip

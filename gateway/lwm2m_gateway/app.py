@@ -41,7 +41,7 @@ class Gateway:
         if config.objects_dir is not None:
             for error in self.registry.load_dir(config.objects_dir):
                 _LOGGER.warning("%s", error)
-        public_host = (
+        public_host = config.public_host or (
             config.coap_host
             if config.coap_host not in ("", "0.0.0.0", "::")
             else socket.gethostbyname(socket.gethostname())
@@ -51,7 +51,8 @@ class Gateway:
             registry=self.registry,
             config=ServerConfig(
                 host=config.coap_host,
-                public_host=public_host,
+                public_host=config.public_host,
+                fallback_host=public_host,
                 coap_port=config.coap_port if config.coap_enabled else None,
                 coaps_port=config.coaps_port if config.coaps_enabled else None,
                 unknown_endpoints=config.unknown_endpoints,

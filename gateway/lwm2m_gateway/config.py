@@ -16,6 +16,7 @@ PORT = vol.All(int, vol.Range(min=0, max=65535))
 SCHEMA = vol.Schema(
     {
         vol.Optional("coap_host", default="127.0.0.1"): str,
+        vol.Optional("public_host", default=None): vol.Any(None, vol.All(str, vol.Length(min=1))),
         vol.Optional("coap_port", default=5683): PORT,
         vol.Optional("coaps_port", default=5684): PORT,
         vol.Optional("coap_enabled", default=True): bool,
@@ -55,6 +56,7 @@ class ConfigError(Exception):
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
     coap_host: str
+    public_host: str | None
     coap_port: int
     coaps_port: int
     coap_enabled: bool
@@ -110,6 +112,7 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         raise ConfigError("coap_enabled, coaps_enabled: at least one CoAP listener is needed")
     return GatewayConfig(
         coap_host=valid["coap_host"],
+        public_host=valid["public_host"],
         coap_port=valid["coap_port"],
         coaps_port=valid["coaps_port"],
         coap_enabled=valid["coap_enabled"],

@@ -1,4 +1,4 @@
-"""API commands for credentials and for devices waiting for approval (schema 3, docs/protocol.md).
+"""API commands for credentials, devices waiting for approval and bootstrap (schema 3).
 
 Keys go in and never come out: answers and events name endpoints and identities only.
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 import voluptuous as vol
 
+from ..lwm2m.paths import Path
 from .commands import ENDPOINT, CommandContext, command
 from .messages import ApiError
 
@@ -61,3 +62,36 @@ async def approve_endpoint(ctx: CommandContext, args: dict[str, Any]) -> Any:
 async def reject_endpoint(ctx: CommandContext, args: dict[str, Any]) -> Any:
     ctx.server.registrations.reject(args["endpoint"])
     return {"endpoint": args["endpoint"]}
+
+
+@command(
+    "set_bootstrap_config",
+    {
+        vol.Required("endpoint"): ENDPOINT,
+        vol.Optional("lifetime"): vol.All(int, vol.Range(min=1)),
+        vol.Optional("binding"): vol.All(str, vol.Length(min=1, max=5)),
+        vol.Optional("notification_storing"): bool,
+    },
+)
+async def set_bootstrap_config(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    settings = {k: v for k, v in args.items() if k != "endpoint"}
+    return ctx.server.bootstrap.set_config(args["endpoint"], settings)
+
+
+@command("get_bootstrap_config", {vol.Required("endpoint"): ENDPOINT})
+async def get_bootstrap_config(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    return ctx.server.bootstrap.config_of(args["endpoint"])
+
+
+@command("rebootstrap", {vol.Required("endpoint"): ENDPOINT})
+async def rebootstrap(ctx: CommandContext, args: dict[str, Any]) -> Any:
+    """Execute the Server object's Bootstrap-Request Trigger (/1/x/9): the device bootstraps
+    again (and gets its current credentials)."""
+    endpoint = args["endpoint"]
+    registration = ctx.server.registrations.get(endpoint).registration
+    entry = registration.objects.get(1)
+    if entry is None:
+        raise ApiError("not_supported", f"{endpoint} has no Server object (1)")
+    instance = entry.instances[0] if entry.instances else 0
+    await ctx.server.device.execute(endpoint, Path(1, instance, 9))
+    return {"endpoint": endpoint, "path": f"/1/{instance}/9"}

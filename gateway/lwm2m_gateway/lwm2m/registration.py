@@ -101,6 +101,11 @@ def _binding(value: str | None, version: str) -> str:
     return value
 
 
+def validate_binding(value: str, version: str) -> str:
+    """A binding (b=) valid for that LwM2M version, or BadRequest naming what is allowed."""
+    return _binding(value, version)
+
+
 def _parse_links(payload: bytes) -> tuple[str, list[int], dict[int, ObjectEntry]]:
     """Root path, content formats and objects from a Register/Update payload (§6.2.1.1)."""
     try:

@@ -28,20 +28,24 @@ APPROVED, REJECTED = "approved", "rejected"
 
 @dataclass(slots=True)
 class Pending:
-    """A Register held for the owner's decision, with the session it came over."""
+    """A Register (or a Bootstrap-Request: no registration) held for the owner's decision."""
 
-    registration: Registration
-    remote: Any
+    endpoint: str
+    address: str
+    security: str
+    registration: Registration | None = None
+    remote: Any = None
     since: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
         reg = self.registration
         return {
-            "endpoint": reg.endpoint,
-            "address": reg.address,
-            "security": reg.security,
-            "lwm2m_version": reg.lwm2m_version,
-            "objects": sorted(reg.objects),
+            "endpoint": self.endpoint,
+            "address": self.address,
+            "security": self.security,
+            "lwm2m_version": None if reg is None else reg.lwm2m_version,
+            "objects": [] if reg is None else sorted(reg.objects),
+            "bootstrap": reg is None,
             "since": self.since,
         }
 
@@ -142,17 +146,24 @@ class Admission:
 
     def hold(self, registration: Registration, remote: Any) -> None:
         """Keep a Register for the owner's decision (bounded: the oldest is dropped)."""
-        name = registration.endpoint
-        if (old := self._pending.pop(name, None)) is not None:
-            self._by_registration_id.pop(old.registration.registration_id, None)
+        self._hold(
+            Pending(registration.endpoint, registration.address, registration.security,
+                    registration, remote)
+        )  # fmt: skip
+
+    def hold_bootstrap(self, endpoint: str, address: str, identity: str | None) -> None:
+        """Keep a Bootstrap-Request's device waiting for the owner's decision."""
+        self._hold(Pending(endpoint, address, "nosec" if identity is None else "psk"))
+
+    def _hold(self, pending: Pending) -> None:
+        name = pending.endpoint
+        self.drop_pending(name)
         while len(self._pending) >= self._config.max_pending:
-            _, dropped = self._pending.popitem(last=False)
-            self._by_registration_id.pop(dropped.registration.registration_id, None)
-        pending = Pending(registration, remote)
+            self.drop_pending(next(iter(self._pending)))
         self._pending[name] = pending
-        self._by_registration_id[registration.registration_id] = name
-        self.quiet.warn(f"pending:{name}", "%s (%s) waits for approval", name,
-                         registration.address)  # fmt: skip
+        if pending.registration is not None:
+            self._by_registration_id[pending.registration.registration_id] = name
+        self.quiet.warn(f"pending:{name}", "%s (%s) waits for approval", name, pending.address)
         self._events.emit("endpoint_pending", name, pending.to_json())
 
     def pending(self) -> list[dict[str, Any]]:
@@ -164,7 +175,7 @@ class Admission:
 
     def drop_pending(self, endpoint: str) -> Pending | None:
         pending = self._pending.pop(endpoint, None)
-        if pending is not None:
+        if pending is not None and pending.registration is not None:
             self._by_registration_id.pop(pending.registration.registration_id, None)
         return pending
 

@@ -17,7 +17,8 @@ class FirmwareSettings:
 @dataclass(slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
-    public_host: str | None = None  # the host devices use to reach this server (default: host)
+    public_host: str | None = None  # the host devices must use (a DNS name, a forwarded port)
+    fallback_host: str | None = None  # where no request tells: the host's own name
     coap_port: int | None = 5683  # plain CoAP; None: no listener, 0: any free port
     coaps_port: int | None = None  # CoAP over DTLS-PSK; None: no listener, 0: any free port
     request_timeout: float = 30.0  # one request to an awake device

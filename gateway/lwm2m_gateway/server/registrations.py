@@ -271,8 +271,8 @@ class Registrations:
         """The owner lets an endpoint in; a device waiting with a Register becomes a normal
         endpoint without registering again. Returns whether one was waiting."""
         pending = self._admission.approve(endpoint)
-        if pending is None:
-            return False
+        if pending is None or pending.registration is None:
+            return False  # a waiting bootstrap is provisioned by the bootstrap server
         self._admit(pending.registration, pending.remote)
         return True
 
@@ -315,7 +315,8 @@ class Registrations:
         pending = self._admission.pending_by_registration_id(registration_id)
         if pending is None:
             return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
-        self._authorize(pending.registration.endpoint, request.remote)
+        assert pending.registration is not None  # found by its registration id
+        self._authorize(pending.endpoint, request.remote)
         pending.registration, _ = updated_registration(
             pending.registration, request.opt.uri_query, request.payload, request.remote.hostinfo
         )
@@ -328,8 +329,8 @@ class Registrations:
             pending = self._admission.pending_by_registration_id(registration_id)
             if pending is None:
                 return aiocoap.Message(code=Code.NOT_FOUND, payload=b"unknown registration")
-            self._authorize(pending.registration.endpoint, request.remote)
-            self._admission.drop_pending(pending.registration.endpoint)
+            self._authorize(pending.endpoint, request.remote)
+            self._admission.drop_pending(pending.endpoint)
             return aiocoap.Message(code=Code.DELETED)
         self._authorize(name, request.remote)
         self._store.delete_registration(name)

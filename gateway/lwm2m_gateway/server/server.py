@@ -2,7 +2,8 @@
 
 Like Eclipse Leshan's server, it is a set of services rather than one object: `security`
 (credentials), `admission` (unknown endpoints, limits), `registrations` (the endpoint
-registry, /rd), `presence` (queue mode), `requests` (the request sender),
+registry, /rd), `bootstrap` (the bootstrap server, /bs), `presence` (queue mode), `requests`
+(the request sender),
 `device` (device management), `observations`, `send` (/dp), `firmware` (object 5 updates, /fw)
 and `events`. Callers use the roles directly; this module only wires them and runs what
 happens between them when a device registers.
@@ -14,6 +15,7 @@ import asyncio
 
 from ..lwm2m.model import ObjectRegistry
 from .admission import Admission
+from .bootstrap import BootstrapServer
 from .config import ServerConfig
 from .device_management import DeviceManagement
 from .endpoint import EndpointState
@@ -83,6 +85,16 @@ class Lwm2mServer:
                 events=self.events,
                 tasks=self.tasks,
             )
+        self.bootstrap = BootstrapServer(
+            config,
+            transport=self.transport,
+            security=self.security,
+            admission=self.admission,
+            store=store,
+            events=self.events,
+            tasks=self.tasks,
+            registry=registry,
+        )
         self.transport.route("rd", self.registrations.handle)
         self.transport.route("dp", self.send.handle)
         self.lifecycle = EndpointLifecycle(self)
@@ -99,7 +111,7 @@ class Lwm2mServer:
 
     def device_uris(self) -> dict[str, str]:
         """The server URIs to configure in devices, per listener that is open."""
-        host = self.config.public_host or self.config.host
+        host = self.config.public_host or self.config.fallback_host or self.config.host
         host = f"[{host}]" if ":" in host else host
         uris = {}
         if self.coap_port:
