@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 import aiocoap
@@ -44,6 +45,7 @@ _LOGGER = logging.getLogger(__name__)
 CONFIG_KEY = "bootstrap.config"
 SHORT_SERVER_ID = 1
 SECURITY_MODE_PSK, SECURITY_MODE_NOSEC = 0, 3
+LWM2M_VERSION_PREFIX = re.compile(r'^\s*lwm2m="?[0-9.]+"?\s*(,|$)')
 RETRY_CODES = frozenset({Code.NOT_ACCEPTABLE, Code.UNSUPPORTED_CONTENT_FORMAT})
 DEFAULTS: dict[str, Any] = {"lifetime": 300, "binding": "U", "notification_storing": True}
 # the formats a Bootstrap-Write may take, best first, when the client names none it prefers
@@ -242,7 +244,9 @@ class BootstrapServer:
         if response.code != Code.CONTENT:
             taken[0] = {0}
             return taken
-        for link in parse_link_format(response.payload.decode("utf-8", "replace")):
+        # the answer opens with the client's version, `lwm2m="1.1",</0/0>,...` (1.1 core §5.2.7.3)
+        text = LWM2M_VERSION_PREFIX.sub("", response.payload.decode("utf-8", "replace"), count=1)
+        for link in parse_link_format(text):
             try:
                 path = Path.parse(link.target)
             except InvalidPath:

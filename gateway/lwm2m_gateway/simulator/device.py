@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from typing import Any
 
 import aiocoap
@@ -39,6 +39,7 @@ from ..lwm2m.links import Link, format_link_format
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.values import Record, Value
+from .bootstrap import BootstrapSession
 from .firmware import SimulatedFirmware
 from .notify import DeviceObservation
 from .objects import OBJECT_VERSIONS, STANDARD_EXECUTABLES, standard_objects
@@ -90,9 +91,12 @@ class SimulatedDevice:
         auto_update: bool = True,
         announce_formats: bool = True,
         psk: tuple[str, bytes] | None = None,
+        bootstrap: bool = False,
+        refuse_finish: str | None = None,
     ) -> None:
         """A device registering with server_uri: coap:// (NoSec) or, with psk (identity, key),
-        coaps:// over DTLS-PSK."""
+        coaps:// over DTLS-PSK. With bootstrap, server_uri is the bootstrap server's: the device
+        bootstraps first (with psk, over DTLS) and registers with the account it is given."""
         self.endpoint = endpoint
         self.server_uri = server_uri.rstrip("/")
         self.lifetime = lifetime
@@ -125,20 +129,28 @@ class SimulatedDevice:
         self.port = 0
         self.psk = psk
         self._session: Any = None  # keeps aiocoap's DTLS client connection alive
+        self.bootstrap: BootstrapSession | None = None
+        self.bootstrap_server = (self.server_uri, psk)  # where and how it bootstraps
+        if bootstrap:
+            self.bootstrap = BootstrapSession(
+                self, self.types, self.server_uri, refuse_finish=refuse_finish
+            )
+        self.bootstrapping = False
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, *, register: bool = True) -> None:
         """Open the device's context and register (unless it resumes a registration it has:
         then set `location` and call update())."""
-        if self.psk is not None:
-            identity, key = self.psk
-            self._context = await open_psk_client_context(
-                _DeviceRoot(self), self.server_uri, identity, key
-            )
-        else:
-            self._context = await open_context(_DeviceRoot(self), bind=(self.host, 0))
-            self.port = bound_port(self._context) or 0
+        if self.bootstrap is not None and register:
+            await self.open()
+            try:
+                await self.run_bootstrap()
+            except BaseException:
+                await self.stop()
+                raise
+            await self.close_context()
+        await self.open()
         if not register:
             return
         try:
@@ -148,6 +160,59 @@ class SimulatedDevice:
             raise
         if self.auto_update:
             self._updater = asyncio.create_task(self._keep_registered())
+
+    async def run_bootstrap(self, wait_s: float = 20.0) -> None:
+        """Bootstrap-Request, then answer the server until it finishes; take the account."""
+        assert self.bootstrap is not None
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finish() -> None:
+            if not finished.done():
+                finished.set_result(None)
+
+        self.bootstrap.finished = finish
+        self.bootstrapping = True
+        try:
+            query = [f"ep={self.endpoint}"]
+            if self.lwm2m_version != "1.0":
+                query.append(f"pct={self.content_format}")
+            response = await self._to_server(Code.POST, "/bs", uri_query=query)
+            if response.code != Code.CHANGED:
+                raise RuntimeError(f"{self.endpoint}: Bootstrap-Request answered {response.code}")
+            await asyncio.wait_for(finished, wait_s)
+        finally:
+            self.bootstrapping = False
+        account = self.bootstrap.account()
+        if account is None:
+            raise RuntimeError(f"{self.endpoint}: bootstrap left no LwM2M server account")
+        self.server_uri, self.psk = account.uri.rstrip("/"), account.psk
+        self.lifetime, self.binding = account.lifetime, account.binding
+        server = next(iter(sorted(self.instances.get(1, {0}))))
+        self.executables.add(Path(1, server, 9))  # Bootstrap-Request Trigger
+
+    async def rebootstrap(self) -> None:
+        """Bootstrap again from the bootstrap account (as on /1/x/9), then register."""
+        if self._updater is not None:
+            self._updater.cancel()
+        await self.close_context()
+        self.server_uri, self.psk = self.bootstrap_server
+        await self.start()
+
+    async def close_context(self) -> None:
+        if self._context is not None:
+            await close_context(self._context)
+            self._context = None
+        self._session = None
+
+    async def open(self) -> None:
+        if self.psk is not None:
+            identity, key = self.psk
+            self._context = await open_psk_client_context(
+                _DeviceRoot(self), self.server_uri, identity, key
+            )
+        else:
+            self._context = await open_context(_DeviceRoot(self), bind=(self.host, 0))
+            self.port = bound_port(self._context) or 0
 
     async def stop(self) -> None:
         if self._updater is not None:
@@ -186,6 +251,8 @@ class SimulatedDevice:
             root["ct"] = str(self.content_format)
         links = [Link("/", root)]
         for oid in sorted(self.instances):
+            if oid == 0:
+                continue  # Security: never announced (1.1 core §6.2.1)
             params = {"ver": OBJECT_VERSIONS[oid]} if oid in OBJECT_VERSIONS else {}
             for iid in sorted(self.instances[oid]):
                 links.append(Link(f"/{oid}/{iid}", params))
@@ -223,12 +290,15 @@ class SimulatedDevice:
     def reregister_soon(self) -> None:
         """Register again shortly, as a device does after it rebooted into new firmware."""
 
-        async def later() -> None:
-            await asyncio.sleep(0.2)
-            with contextlib.suppress(aiocoap.error.Error, RuntimeError, TimeoutError):
-                await self.register()
+        self._spawn(self.register())
 
-        task = asyncio.create_task(later())
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        async def shortly() -> None:
+            await asyncio.sleep(0.1)  # the answer to the request that asked for it leaves first
+            with contextlib.suppress(aiocoap.error.Error, RuntimeError, TimeoutError):
+                await work
+
+        task = asyncio.create_task(shortly())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -301,6 +371,11 @@ class SimulatedDevice:
     # --- requests ------------------------------------------------------------------------------
 
     async def handle(self, request: aiocoap.Message) -> aiocoap.Message:
+        if self.bootstrapping and self.bootstrap is not None:
+            try:
+                return self.bootstrap.handle(request)
+            except InvalidPath as err:
+                raise _Refused(Code.NOT_FOUND, str(err)) from err
         try:
             path = Path.parse("/".join(request.opt.uri_path))
         except InvalidPath as err:
@@ -325,6 +400,8 @@ class SimulatedDevice:
                 if path == Path(3303, 0, 5605):
                     self.set_value(Path(3303, 0, 5601), self.values[Path(3303, 0, 5700)])
                     self.set_value(Path(3303, 0, 5602), self.values[Path(3303, 0, 5700)])
+                if path.object_id == 1 and path.resource_id == 9 and self.bootstrap is not None:
+                    self._spawn(self.rebootstrap())  # after this answer has left
                 return aiocoap.Message(code=Code.CHANGED)
             if request.code == Code.POST and path.level is PathLevel.OBJECT:
                 return self._create(path, request)
