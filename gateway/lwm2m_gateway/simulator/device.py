@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from typing import Any
 
 import aiocoap
@@ -290,13 +290,13 @@ class SimulatedDevice:
     def reregister_soon(self) -> None:
         """Register again shortly, as a device does after it rebooted into new firmware."""
 
-        self._spawn(self.register())
+        self._spawn(self.register)
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         async def shortly() -> None:
             await asyncio.sleep(0.1)  # the answer to the request that asked for it leaves first
             with contextlib.suppress(aiocoap.error.Error, RuntimeError, TimeoutError):
-                await work
+                await work()
 
         task = asyncio.create_task(shortly())
         self._tasks.add(task)
@@ -401,7 +401,7 @@ class SimulatedDevice:
                     self.set_value(Path(3303, 0, 5601), self.values[Path(3303, 0, 5700)])
                     self.set_value(Path(3303, 0, 5602), self.values[Path(3303, 0, 5700)])
                 if path.object_id == 1 and path.resource_id == 9 and self.bootstrap is not None:
-                    self._spawn(self.rebootstrap())  # after this answer has left
+                    self._spawn(self.rebootstrap)  # after this answer has left
                 return aiocoap.Message(code=Code.CHANGED)
             if request.code == Code.POST and path.level is PathLevel.OBJECT:
                 return self._create(path, request)
