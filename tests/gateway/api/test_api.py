@@ -374,3 +374,32 @@ async def test_pending_devices_are_approved_or_rejected_over_the_api(tmp_path: F
         for device in devices:
             await device.stop()
         await gateway.stop()
+
+
+async def test_bootstrap_settings_and_rebootstrap_over_the_api(
+    client: Client, gateway: Gateway
+) -> None:
+    await client.call("start_listening")
+    configured = await client.call("set_bootstrap_config", endpoint="bs-api", lifetime=90)
+    assert configured["result"] == {
+        "endpoint": "bs-api", "lifetime": 90, "binding": "U", "notification_storing": True,
+    }  # fmt: skip
+    bad = await client.call("set_bootstrap_config", endpoint="bs-api", binding="X")
+    assert (bad["error_code"], "b='X'" in bad["details"]["message"]) == ("bad_request", True)
+    device = SimulatedDevice(
+        "bs-api", f"coap://127.0.0.1:{gateway.server.coap_port}", bootstrap=True
+    )
+    await device.start()
+    try:
+        done = await client.event("endpoint_bootstrapped", endpoint="bs-api")
+        assert done["data"]["server_uri"] == f"coap://127.0.0.1:{gateway.server.coap_port}"
+        registered = await client.event("endpoint_registered", endpoint="bs-api")
+        assert registered["data"]["lifetime"] == 90
+        client.events.clear()
+        triggered = await client.call("rebootstrap", endpoint="bs-api")
+        assert triggered["result"] == {"endpoint": "bs-api", "path": "/1/0/9"}
+        await client.event("endpoint_bootstrapped", endpoint="bs-api")
+        unknown = await client.call("rebootstrap", endpoint="nobody")
+        assert unknown["error_code"] == "unknown_endpoint"
+    finally:
+        await device.stop()
