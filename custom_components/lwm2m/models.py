@@ -13,7 +13,13 @@ from homeassistant.core import HomeAssistant, callback
 
 from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
 from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
-from .pending import async_resolve_pending, async_show_pending, async_sync_pending
+from .pending import (
+    async_resolve_bootstrap_failure,
+    async_resolve_pending,
+    async_show_bootstrap_failure,
+    async_show_pending,
+    async_sync_pending,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -260,6 +266,14 @@ class LwM2MRuntime:
             return
         if event in ("endpoint_approved", "endpoint_rejected"):
             async_resolve_pending(self.hass, self.entry, endpoint)
+            return
+        if event == "bootstrap_failed":
+            async_show_bootstrap_failure(self.hass, self.entry, data)
+            self._fire("bootstrap_failed", endpoint, data.get("step"))
+            return
+        if event == "endpoint_bootstrapped":
+            async_resolve_bootstrap_failure(self.hass, self.entry, endpoint)
+            self._fire("bootstrapped", endpoint)
             return
         info = self.state.endpoints.get(endpoint)
         if event == "resource_changed" and info is not None:

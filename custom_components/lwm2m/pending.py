@@ -1,4 +1,5 @@
-"""Devices waiting for the gateway owner's approval, shown as fixable repair issues.
+"""Devices waiting for the gateway owner's approval, shown as fixable repair issues; and
+bootstrap failures, shown as repair issues naming the device and the step that failed.
 
 A device behind an existing hub is not a new integration to discover, so a pending device is a
 repair issue on the gateway entry ("New LwM2M device <name> wants to join") whose fix flow
@@ -63,3 +64,35 @@ def async_sync_pending(
             ir.async_delete_issue(hass, DOMAIN, existing)
     for data in pending:
         async_show_pending(hass, entry, data)
+
+
+def bootstrap_issue_id(entry: ConfigEntry[Any], endpoint: str) -> str:
+    return f"bootstrap_failed_{entry.entry_id}_{endpoint}"
+
+
+@callback
+def async_show_bootstrap_failure(
+    hass: HomeAssistant, entry: ConfigEntry[Any], data: dict[str, Any]
+) -> None:
+    endpoint = str(data["endpoint"])
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        bootstrap_issue_id(entry, endpoint),
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key="bootstrap_failed",
+        translation_placeholders={
+            "endpoint": endpoint,
+            "step": str(data.get("step", "")),
+            "reason": str(data.get("reason", "")),
+        },
+    )
+
+
+@callback
+def async_resolve_bootstrap_failure(
+    hass: HomeAssistant, entry: ConfigEntry[Any], endpoint: str
+) -> None:
+    ir.async_delete_issue(hass, DOMAIN, bootstrap_issue_id(entry, endpoint))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path as FilePath
 from typing import Any
 
@@ -150,6 +151,60 @@ async def test_credentials_from_the_options_flow_let_a_dtls_device_in(
         assert placeholders["key"] not in str(diagnostics)
     finally:
         if device is not None:
+            await device.stop()
+        for loaded in hass.config_entries.async_entries(DOMAIN):
+            await hass.config_entries.async_unload(loaded.entry_id)
+        await gateway.stop()
+
+
+async def test_a_device_bootstraps_with_the_credentials_from_the_flow_and_failures_show(
+    hass: HomeAssistant, loopback: None, setup_entry: EntryFactory, tmp_path: FilePath
+) -> None:
+    gateway = await start_gateway(tmp_path / "g", unknown_endpoints="approve")
+    devices: list[SimulatedDevice] = []
+    try:
+        entry = await setup_entry(gateway)
+        menu = await hass.config_entries.options.async_init(entry.entry_id)
+        form = await hass.config_entries.options.async_configure(
+            menu["flow_id"], {"next_step_id": "add_device"}
+        )
+        shown = await hass.config_entries.options.async_configure(
+            form["flow_id"], {"endpoint": "bootstrapper", "identity": "bs-id"}
+        )
+        placeholders = shown["description_placeholders"]
+        assert placeholders is not None
+        await hass.config_entries.options.async_configure(shown["flow_id"], {})
+        key = bytes.fromhex(placeholders["key"])
+
+        # the device knows only the bootstrap URI HA showed, its identity and key
+        device = SimulatedDevice(
+            "bootstrapper", placeholders["server_uri"], psk=("bs-id", key), bootstrap=True
+        )
+        devices.append(device)
+        await device.start()
+        await wait_registered(gateway, "bootstrapper")
+        registry = dr.async_get(hass)
+        await until(lambda: registry.async_get_device({(DOMAIN, "bootstrapper")}) is not None, hass)
+
+        picky = SimulatedDevice(
+            "picky", f"coap://127.0.0.1:{gateway.server.coap_port}", bootstrap=True,
+            refuse_finish="inconsistent configuration", auto_update=False,
+        )  # fmt: skip
+        devices.append(picky)
+        gateway.server.registrations.approve("picky")
+        await picky.open()
+        with contextlib.suppress(TimeoutError):
+            await picky.run_bootstrap(wait_s=2)
+        issue_id = f"bootstrap_failed_{entry.entry_id}_picky"
+        issues = ir.async_get(hass)
+        await until(lambda: issues.async_get_issue(DOMAIN, issue_id) is not None, hass)
+        issue = issues.async_get_issue(DOMAIN, issue_id)
+        assert issue is not None
+        assert issue.translation_placeholders is not None
+        assert issue.translation_placeholders["step"] == "finish"
+        assert "inconsistent configuration" in issue.translation_placeholders["reason"]
+    finally:
+        for device in devices:
             await device.stop()
         for loaded in hass.config_entries.async_entries(DOMAIN):
             await hass.config_entries.async_unload(loaded.entry_id)
