@@ -224,3 +224,21 @@ async def test_rebootstrap_executes_the_trigger_of_the_server_object(
     assert device.executed[-1] == (Path(1, 0, 9), "")
     await events.wait("endpoint_bootstrapped", "rotate")  # the device bootstrapped again
     await events.wait("endpoint_registered", "rotate")
+
+
+async def test_public_host_is_what_devices_are_told(make_server: ServerFactory) -> None:
+    lwm2m, events = await make_server(public_host="lwm2m.example.net")
+
+    def client(message: aiocoap.Message) -> Reply:
+        return (Code.DELETED if message.code == Code.DELETE else Code.CHANGED), None, b""
+
+    device = await RawDevice.start(client)
+    try:
+        await device.request(lwm2m.coap_port, Code.POST, "/bs", ["ep=behind-nat"])
+        done = await events.wait("endpoint_bootstrapped", "behind-nat")
+        uri = f"coap://lwm2m.example.net:{lwm2m.coap_port}"
+        assert done.data["server_uri"] == uri
+        security = next(r.message for r in device.received if r.path == "/0/1")
+        assert tlv(0, uri.encode()) in security.payload
+    finally:
+        device.close()
