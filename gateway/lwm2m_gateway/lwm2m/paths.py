@@ -55,7 +55,8 @@ class Path:
             raise InvalidPath(f"path {text!r} has more than 4 levels")
         ids: list[int] = []
         for part in parts:
-            if not part.isdigit():
+            # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses
+            if not (part.isascii() and part.isdigit()) or len(part) > 5:
                 raise InvalidPath(f"path {text!r}: {part!r} is not a decimal id")
             ids.append(int(part))
         return cls.from_ids(ids)

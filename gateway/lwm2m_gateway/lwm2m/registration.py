@@ -86,10 +86,24 @@ def _query(options: Sequence[str]) -> dict[str, str | None]:
     return params
 
 
-def _lifetime(value: str | None) -> int:
-    if value is None or not value.isdigit() or int(value) == 0:
-        raise BadRequest(f"lt must be a positive number of seconds, got {value!r}")
+MAX_LIFETIME = 2**32 - 1  # the Server object's Lifetime is a 32-bit unsigned integer
+
+
+def _ascii_number(value: str | None) -> int | None:
+    """A decimal of ASCII digits, short enough to mean something; None otherwise."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
     return int(value)
+
+
+def _lifetime(value: str | None) -> int:
+    number = _ascii_number(value)
+    if number is None or not 0 < number <= MAX_LIFETIME:
+        shown = value if value is None or len(value) <= 20 else value[:20] + "..."
+        raise BadRequest(
+            f"lt must be a positive number of seconds up to {MAX_LIFETIME}, got {shown!r}"
+        )
+    return number
 
 
 def _binding(value: str | None, version: str) -> str:
@@ -119,9 +133,10 @@ def _parse_links(payload: bytes) -> tuple[str, list[int], dict[int, ObjectEntry]
             root = link.target.rstrip("/") or "/"
             raw = link.params.get("ct") or ""
             for token in raw.replace('"', " ").split():
-                if not token.isdigit():
+                number = _ascii_number(token)
+                if number is None or number > 65535:
                     raise BadRequest(f"ct={raw!r} on <{link.target}> is not a list of numbers")
-                formats.append(int(token))
+                formats.append(number)
     prefix = "" if root == "/" else root
     objects: dict[int, ObjectEntry] = {}
     for link in links:

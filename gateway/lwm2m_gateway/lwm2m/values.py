@@ -36,7 +36,8 @@ class ObjectLink:
     @classmethod
     def parse(cls, text: str) -> ObjectLink:
         left, sep, right = text.partition(":")
-        if not sep or not left.isdigit() or not right.isdigit():
+        digits = left.isascii() and right.isascii() and len(left) <= 5 and len(right) <= 5
+        if not sep or not digits or not left.isdigit() or not right.isdigit():
             raise ValueError(f"object link {text!r} is not 'object:instance'")
         link = cls(int(left), int(right))
         if link.object_id > 65535 or link.instance_id > 65535:

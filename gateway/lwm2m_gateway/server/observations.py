@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,7 @@ class Observations:
         self._store = store
         self._tasks = tasks
         self._live: dict[str, dict[str, Observation]] = {}
+        self._complained: dict[tuple[str, str], float] = {}
 
     async def observe(self, endpoint: str, paths: Sequence[Path]) -> list[Record]:
         state = self._registrations.get(endpoint)
@@ -127,10 +129,8 @@ class Observations:
                     break
                 try:
                     records = self._requests.decode(state, notification, fmt, base)
-                except Lwm2mError as err:
-                    _LOGGER.warning(
-                        "Bad notification from %s on %s: %s", name, observation.key, err
-                    )
+                except Exception as err:  # one bad notification never ends the observation
+                    self._bad_notification(name, observation.key, err)
                     continue
                 self._values.apply(state, records)
         except (aiocoap.error.Error, Lwm2mError) as err:
@@ -139,6 +139,16 @@ class Observations:
             mine = self._live.get(name, {})
             if mine.get(observation.key) is observation:
                 del mine[observation.key]
+
+    def _bad_notification(self, name: str, key: str, err: Exception) -> None:
+        """Log a dropped notification, at most once a minute per observation."""
+        now = time.monotonic()
+        if now - self._complained.get((name, key), -60.0) < 60.0:
+            return
+        if len(self._complained) > 10000:
+            self._complained.clear()
+        self._complained[(name, key)] = now
+        _LOGGER.warning("Dropped a bad notification from %s on %s: %s", name, key, err)
 
     async def cancel_observe(
         self, endpoint: str, paths: Sequence[Path], *, active: bool = True

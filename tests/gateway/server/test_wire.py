@@ -231,3 +231,30 @@ async def test_request_tokens_are_random_64_bit_values(
     # not a counter: aiocoap's own tokens count up by one from a random start
     assert min(b - a for a, b in itertools.pairwise(numbers)) > 1
     device.close()
+
+
+async def test_a_malformed_notification_is_dropped_and_the_observation_lives_on(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "bad-notify", b'</>;rt="oma.lwm2m";ct=110,</3303/0>')
+
+    def senml(message: aiocoap.Message) -> Reply:
+        return Code.CONTENT, 110, b'[{"n":"/3303/0/5700","v":20.5}]'
+
+    device.script = senml
+    await lwm2m.observations.observe("bad-notify", [Path(3303, 0)])
+    observe = (await device.next_request()).message
+    for sequence, body in enumerate(
+        [
+            '[{"n":"/3303/0/²","v":1}]'.encode(),  # "²".isdigit() is True; int("²") raises
+            b'[{"n":"/3303/0/5700","v":"warm"}]',  # a string for a float
+            b"\xff\xfe not json",
+            b'[{"n":"/3303/0/5700","v":22.75}]',
+        ],
+        start=2,
+    ):
+        device.notify(lwm2m.coap_port, observe, sequence, 110, body)
+    await events.wait("resource_changed", "bad-notify", path="/3303/0/5700", value=22.75)
+    assert lwm2m.observations.live_keys("bad-notify") == ["/3303/0"]
+    device.close()

@@ -146,7 +146,7 @@ def _text(element: ET.Element, tag: str, source: str, *, required: bool = True) 
 
 
 def _int(value: str, what: str, source: str) -> int:
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ModelError(f"{source}: {what} {value!r} is not a number")
     return int(value)
 
