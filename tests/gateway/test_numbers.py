@@ -34,3 +34,12 @@ def test_a_content_format_list_with_non_ascii_digits_is_a_bad_request() -> None:
     payload = '</>;rt="oma.lwm2m";ct="11⁵42",</3/0>'.encode()
     with pytest.raises(BadRequest, match="ct="):
         parse_register(["ep=x"], payload, "127.0.0.1:1")
+
+
+def test_a_1_0_client_saying_1_0_0_with_its_format_on_the_root_link_is_understood() -> None:
+    registration = parse_register(
+        ["ep=old", "lwm2m=1.0.0"], b"</>;ct=11543,</3/0>,</3303/0>", "127.0.0.1:1"
+    )
+    assert registration.lwm2m_version == "1.0"
+    assert registration.content_formats == [11543]
+    assert sorted(registration.objects) == [3, 3303]

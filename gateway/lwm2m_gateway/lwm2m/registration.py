@@ -129,7 +129,12 @@ def _parse_links(payload: bytes) -> tuple[str, list[int], dict[int, ObjectEntry]
     links = parse_link_format(text)
     root, formats = "/", []
     for link in links:
-        if link.params.get("rt") == "oma.lwm2m":
+        # the root link carries the formats: `</>;rt="oma.lwm2m";ct=...`, or from 1.0 clients
+        # just `</>;ct=11543`
+        is_root = link.params.get("rt") == "oma.lwm2m" or (
+            link.target == "/" and "ct" in link.params
+        )
+        if is_root:
             root = link.target.rstrip("/") or "/"
             raw = link.params.get("ct") or ""
             for token in raw.replace('"', " ").split():
@@ -168,6 +173,8 @@ def parse_register(query: Sequence[str], payload: bytes, address: str) -> Regist
     if len(endpoint) > MAX_ENDPOINT_LENGTH or not endpoint.isprintable():
         raise BadRequest(f"ep must be printable and at most {MAX_ENDPOINT_LENGTH} characters")
     version = params.get("lwm2m") or "1.0"
+    if version.count(".") == 2 and version.endswith(".0"):
+        version = version[:-2]  # "1.0.0", as some 1.0 clients write it
     if version not in SUPPORTED_VERSIONS:
         raise BadRequest(f"lwm2m={version} is not supported ({', '.join(SUPPORTED_VERSIONS)})")
     lifetime = _lifetime(params["lt"]) if "lt" in params else DEFAULT_LIFETIME
