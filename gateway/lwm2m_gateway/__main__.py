@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .app import Gateway, quiet_coap_shutdown
 from .config import ConfigError, load_config
+from .server.transport import ListenError
 from .store import StoreError
 
 
@@ -58,7 +59,11 @@ async def run(gateway: Gateway) -> None:
     quiet_coap_shutdown(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except BaseException:
+        await gateway.stop()  # what did start is closed again, the store too
+        raise
     await stop.wait()
     logging.getLogger("lwm2m_gateway").info("Stopping")
     await gateway.stop()
@@ -87,9 +92,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(run(gateway))
-    except OSError as err:
-        print(f"lwm2m-gateway: cannot listen: {err}", file=sys.stderr)
-        return 1
+    except ListenError as err:
+        print(f"lwm2m-gateway: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the API's port
+        print(f"lwm2m-gateway: cannot listen for the API: {err.strerror or err}", file=sys.stderr)
+        return 2
+    finally:
+        gateway.lock.release()
     return 0
 
 

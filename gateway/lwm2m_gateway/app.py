@@ -16,7 +16,7 @@ from .config import GatewayConfig
 from .lwm2m.model import ObjectRegistry
 from .server import FirmwareSettings, Lwm2mServer, ServerConfig
 from .server.firmware_updates import FirmwareUpdates
-from .store import Store
+from .store import DataDirectoryLock, Store, StoreError
 
 _LOGGER = logging.getLogger("lwm2m_gateway")
 
@@ -36,7 +36,13 @@ def quiet_coap_shutdown(loop: asyncio.AbstractEventLoop) -> None:
 class Gateway:
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        self.store = Store.open(config.data_dir)
+        self.lock = DataDirectoryLock(config.data_dir)
+        self.lock.acquire()
+        try:
+            self.store = Store.open(config.data_dir)
+        except StoreError:
+            self.lock.release()
+            raise
         self.registry = ObjectRegistry.builtin()
         if config.objects_dir is not None:
             for error in self.registry.load_dir(config.objects_dir):
@@ -103,3 +109,4 @@ class Gateway:
         await self.api.stop()
         await self.server.stop()
         self.store.close()
+        self.lock.release()

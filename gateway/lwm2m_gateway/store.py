@@ -6,6 +6,7 @@ from survives a `kill -9` of the gateway. Reads happen once, at start-up.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -17,10 +18,39 @@ from typing import Any
 
 _LOGGER = logging.getLogger(__name__)
 FILE_NAME = "gateway.sqlite3"
+LOCK_NAME = "gateway.lock"
 
 
 class StoreError(Exception):
     """The database cannot be used; the message names the file and what to do."""
+
+
+class DataDirectoryLock:
+    """One gateway per data directory: a second one would split the devices' state."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self._file: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise StoreError(f"cannot write {self.path}: {err.strerror}") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(
+                f"another gateway is using {self.path.parent}: stop it, or use another --data-dir"
+            ) from None
+        self._file = fd
+
+    def release(self) -> None:
+        if self._file is not None:
+            os.close(self._file)  # closing the descriptor releases the lock
+            self._file = None
 
 
 def _schema_1(db: sqlite3.Connection) -> None:
@@ -60,12 +90,20 @@ class Store:
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(
+                f"cannot create the data directory {data_dir}: {err.strerror}"
+            ) from err
         path = data_dir / FILE_NAME
         try:
             # it holds device keys: readable by the gateway's user only (WAL files inherit it)
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             os.chmod(path, 0o600)
+        except OSError as err:
+            raise StoreError(f"cannot write {path}: {err.strerror}") from err
+        try:
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

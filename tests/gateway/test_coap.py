@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from lwm2m_gateway.coap import close_context, open_context
+from lwm2m_gateway.server.transport import ListenError
 from tests.gateway.conftest import ServerFactory
 
 
@@ -43,5 +44,7 @@ async def test_contexts_on_port_0_never_share_a_port() -> None:
 
 async def test_the_dtls_port_is_owned_alone(make_server: ServerFactory) -> None:
     lwm2m, _ = await make_server(coaps_port=0)
-    with pytest.raises(OSError, match="in use"):
+    with pytest.raises(
+        ListenError, match=f"cannot listen for coaps on 127.0.0.1:{lwm2m.coaps_port}"
+    ):
         await make_server(coaps_port=lwm2m.coaps_port)

@@ -65,17 +65,24 @@ class CoapTransport:
 
     async def start(self) -> None:
         port, secure_port = self._requested
+        opening, wanted = "coap", port
         try:
             if port is not None:
                 self._plain = await open_context(_Router(self._routes), bind=(self._host, port))
                 self._port = bound_port(self._plain) or port
+            opening, wanted = "coaps", secure_port
             if secure_port is not None:
                 self._secure, self._dtls = await open_dtls_context(
                     _Router(self._routes), self._host, secure_port, self._keys
                 )
                 self._secure_port = self._dtls[0].port
-        except BaseException:
+        except OSError as err:
             await self.stop()  # the listener that did open is closed again
+            raise ListenError(
+                f"cannot listen for {opening} on {self._host}:{wanted}: {err.strerror or err}"
+            ) from err
+        except BaseException:
+            await self.stop()
             raise
 
     async def stop(self) -> None:
@@ -104,6 +111,10 @@ class CoapTransport:
         if context is None:
             raise NoListener("the gateway has no listener for this device's transport")
         return context.request(message)
+
+
+class ListenError(Exception):
+    """A listener could not be opened (the port is taken, the address is not ours)."""
 
 
 class NoListener(Lwm2mError):

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path as FilePath
@@ -144,3 +145,45 @@ def test_unknown_endpoints_default_to_approval_off_loopback(
     config = load_config(None, {"data_dir": str(tmp_path), **overrides})
     assert config.unknown_endpoints == policy
     assert (config.coaps_port, config.coap_enabled, config.coaps_enabled) == (5684, True, True)
+
+
+async def refused(*args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lwm2m_gateway", "--api-port", "0", *args,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2, err.decode()
+    text = err.decode()
+    assert "Traceback" not in text
+    return text
+
+
+async def test_a_taken_coap_port_is_refused_with_one_clear_line(tmp_path: FilePath) -> None:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        text = await refused("--coap-port", str(port), "--coaps-port", "0",
+                             "--data-dir", str(tmp_path))  # fmt: skip
+    finally:
+        taken.close()
+    assert f"cannot listen for coap on 127.0.0.1:{port}" in text
+    assert "in use" in text
+
+
+async def test_a_second_gateway_on_the_same_data_directory_is_refused(tmp_path: FilePath) -> None:
+    first = await start(tmp_path)
+    try:
+        text = await refused("--coap-port", "0", "--coaps-port", "0", "--data-dir", str(tmp_path))
+        assert "another gateway is using" in text
+    finally:
+        first.proc.terminate()
+        await first.proc.wait()
+
+
+async def test_a_data_directory_that_cannot_be_created_is_named(tmp_path: FilePath) -> None:
+    (tmp_path / "a-file").write_text("")
+    text = await refused("--coap-port", "0", "--coaps-port", "0",
+                         "--data-dir", str(tmp_path / "a-file" / "data"))  # fmt: skip
+    assert "a-file/data" in text
