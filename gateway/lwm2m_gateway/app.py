@@ -72,6 +72,9 @@ class Gateway:
                     public_host=public_host,
                     block_size=config.firmware_block_size,
                     push_timeout=config.firmware_push_timeout,
+                    download_timeout=config.firmware_download_timeout,
+                    update_timeout=config.firmware_update_timeout,
+                    import_dir=config.firmware_dir,
                 ),
             ),
         )

@@ -39,6 +39,13 @@ SCHEMA = vol.Schema(
         vol.Optional("firmware_push_timeout", default=600.0): vol.All(
             vol.Coerce(float), vol.Range(min=1)
         ),
+        vol.Optional("firmware_download_timeout", default=3600.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1)
+        ),
+        vol.Optional("firmware_update_timeout", default=900.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1)
+        ),
+        vol.Optional("firmware_dir", default=None): vol.Any(None, vol.All(str, vol.Length(min=1))),
         vol.Optional("log_level", default="INFO"): vol.All(str, vol.Upper, vol.In(LOG_LEVELS)),
         vol.Optional("queue_timeout", default=300.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("request_timeout", default=30.0): vol.All(
@@ -73,6 +80,9 @@ class GatewayConfig:
     announce: bool
     firmware_block_size: int
     firmware_push_timeout: float
+    firmware_download_timeout: float
+    firmware_update_timeout: float
+    firmware_dir: Path
     log_level: str
     queue_timeout: float
     request_timeout: float
@@ -134,6 +144,11 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         else not _is_loopback(valid["api_host"]),
         firmware_block_size=valid["firmware_block_size"],
         firmware_push_timeout=valid["firmware_push_timeout"],
+        firmware_download_timeout=valid["firmware_download_timeout"],
+        firmware_update_timeout=valid["firmware_update_timeout"],
+        firmware_dir=Path(valid["firmware_dir"])
+        if valid["firmware_dir"]
+        else Path(valid["data_dir"]) / "firmware-import",
         log_level=valid["log_level"],
         queue_timeout=valid["queue_timeout"],
         request_timeout=valid["request_timeout"],

@@ -38,7 +38,8 @@ async def firmware_add_image(ctx: CommandContext, args: dict[str, Any]) -> Any:
     options: dict[str, Any] = {k: args[k] for k in names if k in args}
     options["endpoints"] = args["endpoints"]
     if "file" in args:
-        image = catalogue.add_file(FilePath(args["file"]), **options)
+        import_dir = _firmware(ctx).settings.import_dir
+        image = await catalogue.add_file(FilePath(args["file"]), import_dir, **options)
     elif "data" in args:
         try:
             data = base64.b64decode(args["data"], validate=True)

@@ -12,6 +12,9 @@ class FirmwareSettings:
     public_host: str  # the host devices fetch pull images from
     block_size: int = 1024  # Block1 size of a push (small suits slow, lossy links)
     push_timeout: float = 600.0  # the whole block-wise push, not one block
+    download_timeout: float = 3600.0  # s from the start until the device reports Downloaded
+    update_timeout: float = 900.0  # s from Update until the device reports how it went
+    import_dir: FilePath = FilePath("firmware-import")  # the only files firmware_add_image reads
 
 
 @dataclass(slots=True)

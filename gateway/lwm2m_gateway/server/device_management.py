@@ -93,6 +93,7 @@ class DeviceManagement:
         replace: bool,
         block_size: int | None = None,
         seconds: float | None = None,
+        chosen_formats: Sequence[int] | None = None,
     ) -> None:
         """Write (1.1 core §6.3.3); path None is a composite Write. block_size (16..1024, a
         power of two) caps the Block1 size of a large payload and seconds bounds the whole
@@ -130,6 +131,8 @@ class DeviceManagement:
                 message.remote.maximum_block_size_exp = block_size.bit_length() - 5
             return message
 
+        if chosen_formats is not None:
+            formats = list(chosen_formats)
         await self._requests.negotiate(state, kind, formats, build, base, seconds=seconds)
         self._values.apply(state, records)
 

@@ -3,10 +3,13 @@ store, so both survive a restart. firmware_updates.py serves them at `/fw/<id>`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
+import secrets
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +57,27 @@ class FirmwareImage:
         out = asdict(self)
         out["endpoints"] = list(self.endpoints)
         return out
+
+
+def _read_image(source: FilePath, import_dir: FilePath) -> bytes:
+    root = import_dir.resolve()
+    try:
+        resolved = (root / source).resolve(strict=True)
+    except (OSError, RuntimeError) as err:
+        raise BadRequest(f"file: cannot read {source}: not found in {root}") from err
+    if not resolved.is_relative_to(root):
+        raise BadRequest(f"file: {source} is outside the firmware directory {root}")
+    try:
+        fd = os.open(resolved, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError as err:
+        raise BadRequest(f"file: cannot open {source}: {err.strerror}") from err
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise BadRequest(f"file: {source} is not a regular file")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise BadRequest(f"file: {source} is {info.st_size} bytes, over {MAX_IMAGE_BYTES}")
+        return file.read(MAX_IMAGE_BYTES + 1)
 
 
 class FirmwareCatalogue:
@@ -106,7 +130,7 @@ class FirmwareCatalogue:
             raise BadRequest("firmware version must not be empty")
         digest = hashlib.sha256(data).hexdigest()
         image = FirmwareImage(
-            image_id=digest[:16],
+            image_id=secrets.token_hex(8),  # one id per added image, even for the same bytes
             version=version.strip(),
             size=len(data),
             sha256=digest,
@@ -123,11 +147,13 @@ class FirmwareCatalogue:
         self._save()
         return image
 
-    def add_file(self, source: FilePath, **kwargs: Any) -> FirmwareImage:
-        try:
-            data = source.read_bytes()
-        except OSError as err:
-            raise BadRequest(f"cannot read firmware file {source}: {err.strerror}") from err
+    async def add_file(
+        self, source: FilePath, import_dir: FilePath, **kwargs: Any
+    ) -> FirmwareImage:
+        """Add an image from a regular file inside import_dir (the gateway's firmware directory):
+        nothing else on the gateway's disk can be imported and served, and a FIFO or a huge file
+        never blocks the event loop (the size is checked first, the read runs in a thread)."""
+        data = await asyncio.to_thread(_read_image, source, import_dir)
         return self.add(data, **kwargs)
 
     def remove(self, image_id: str) -> None:

@@ -19,6 +19,7 @@ import aiocoap
 from aiocoap.numbers.codes import Code
 
 from ..coap import host_of
+from ..lwm2m.codecs import ContentFormat
 from ..lwm2m.errors import Lwm2mError, UnknownEndpoint
 from ..lwm2m.firmware import UPDATE_RESULT_MESSAGES, DeliveryMethod, FirmwareState, UpdateResult
 from ..lwm2m.paths import Path
@@ -31,7 +32,7 @@ from .firmware_images import FirmwareCatalogue, FirmwareImage, UnknownImage
 from .observations import Observations
 from .persistence import SettingStore
 from .registrations import Registrations
-from .tasks import BackgroundTasks
+from .tasks import BackgroundTasks, Timers
 from .transport import CoapTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -76,6 +77,9 @@ class FirmwareUpdates:
     ) -> None:
         self.settings = settings
         self.catalogue = FirmwareCatalogue(store, settings.data_dir)
+        settings.import_dir.mkdir(parents=True, exist_ok=True)
+        self._deadlines = Timers()
+        self._deadline_of: dict[str, tuple[str, int]] = {}
         self._store = store
         self._transport = transport
         self._registrations = registrations
@@ -129,6 +133,7 @@ class FirmwareUpdates:
         self._store.set_meta(JOBS_KEY, json.dumps([j.to_json() for j in self.jobs.values()]))
 
     def _report(self, job: FirmwareJob) -> None:
+        self._watch(job)
         self._save()
         percent = round(100 * job.bytes_done / job.total) if job.total else 0
         name = "firmware_result" if job.status not in ACTIVE else "firmware_progress"
@@ -163,19 +168,60 @@ class FirmwareUpdates:
                 await self._device.write(
                     endpoint, Path(5, 0, 1), [Record(Path(5, 0, 1), uri)], replace=True
                 )
-            else:
-                data = self.catalogue.read(image.image_id)
-                await self._device.write(
-                    endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True,
-                    block_size=self.settings.block_size, seconds=self.settings.push_timeout,
-                )  # fmt: skip
-                job.bytes_done = job.total
-                self._report(job)
+            else:  # the transfer may take minutes: the job is answered now, the push goes on
+                self._tasks.spawn(self._push(job, self.catalogue.read(image.image_id)))
         except Lwm2mError as err:
             job.status, job.message = "failed", str(err)
             self._report(job)
             raise
         return job
+
+    async def _push(self, job: FirmwareJob, data: bytes) -> None:
+        """Write 5/0/0 (Package, an Opaque resource) as application/octet-stream (ct 42),
+        block-wise, bounded by push_timeout for the whole transfer."""
+        try:
+            await self._device.write(
+                job.endpoint, Path(5, 0, 0), [Record(Path(5, 0, 0), data)], replace=True,
+                block_size=self.settings.block_size, seconds=self.settings.push_timeout,
+                chosen_formats=[ContentFormat.OPAQUE],
+            )  # fmt: skip
+        except Lwm2mError as err:
+            if job.status == "downloading":
+                job.status, job.message = "failed", f"the push failed: {err}"
+                self._report(job)
+            return
+        if job.status == "downloading":
+            job.bytes_done = job.total
+            self._report(job)
+
+    def _watch(self, job: FirmwareJob) -> None:
+        """Every active state has a deadline: a device that never reports ends its job failed."""
+        if job.status not in ACTIVE:
+            self._deadlines.cancel(job.endpoint)
+            return
+        updating = job.status == "updating"
+        seconds = self.settings.update_timeout if updating else self.settings.download_timeout
+        step = "finish updating" if updating else "report the image downloaded"
+        if self._deadline_of.get(job.endpoint) == (job.status, id(job)):
+            return  # already watching this state of this job
+        self._deadline_of[job.endpoint] = (job.status, id(job))
+
+        def expired() -> None:
+            self._deadline_of.pop(job.endpoint, None)
+            if self.jobs.get(job.endpoint) is job and job.status in ACTIVE:
+                job.status = "failed"
+                job.message = f"the device did not {step} within {seconds:g} s"
+                self._report(job)
+
+        self._deadlines.set(job.endpoint, time.time() + seconds, expired)
+
+    def resume(self) -> None:
+        """Deadlines for the jobs that were active when the gateway stopped (counted anew)."""
+        for job in self.jobs.values():
+            self._watch(job)
+
+    def stop(self) -> None:
+        self._deadlines.cancel_all()
 
     @staticmethod
     def _choose(values: dict[Path, Any]) -> str:

@@ -123,12 +123,16 @@ class Lwm2mServer:
     async def start(self) -> None:
         self.registrations.restore(self.values.load())
         await self.transport.start()
+        if self.firmware is not None:
+            self.firmware.resume()
         for state in self.registrations.states():
             self.lifecycle.restored(state)
 
     async def stop(self) -> None:
         self.registrations.stop()
         self.presence.stop()
+        if self.firmware is not None:
+            self.firmware.stop()
         await self.tasks.cancel_all()
         # shut the transport first: aiocoap ends open observations with LibraryShutdown, but
         # raises in its own task if one was cancelled before

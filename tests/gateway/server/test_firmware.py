@@ -197,7 +197,7 @@ async def test_an_update_survives_a_gateway_restart_mid_download(tmp_path: FileP
 
 async def test_firmware_through_the_api(gateway: Gateway, tmp_path: FilePath) -> None:
     device = await device_for(gateway, "api-fw")
-    image_file = tmp_path / "image.bin"
+    image_file = tmp_path / "firmware-import" / "image.bin"  # the gateway's firmware directory
     image_file.write_bytes(IMAGE)
     try:
         async with aiohttp.ClientSession() as session, session.ws_connect(gateway.api.url) as ws:
