@@ -25,6 +25,9 @@ from .messages import (
 
 _LOGGER = logging.getLogger(__name__)
 SEND_QUEUE = 20000  # frames a slow client may lag behind before it is disconnected
+SEND_BUDGET = 16 * 1024 * 1024  # bytes queued for one client before it is disconnected
+MAX_CONNECTIONS = 32  # API clients at once (HA needs one per config entry)
+MAX_DEPTH = 32  # nesting of a command's JSON; deeper is invalid_message, not a RecursionError
 
 
 class Connection:
@@ -36,23 +39,77 @@ class Connection:
         self.listening = False
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.queued = 0  # bytes in the outbox
+        self.dropped = False
 
     def send(self, message: dict[str, Any]) -> None:
-        try:
-            self.outbox.put_nowait(json.dumps(message))
-        except asyncio.QueueFull:
-            _LOGGER.warning("Disconnecting %s: %d frames behind", self.peer, SEND_QUEUE)
-            self.listening = False
+        if self.dropped:
+            return
+        frame = json.dumps(message, default=str)
+        if self.queued + len(frame) > SEND_BUDGET or self.outbox.full():
+            _LOGGER.warning("Disconnecting %s: it does not read (%d bytes behind)", self.peer,
+                            self.queued)  # fmt: skip
+            self.dropped, self.listening = True, False
+            while not self.outbox.empty():  # what it would never read is freed now
+                self.outbox.get_nowait()
+            self.queued = 0
             self.tasks.add(asyncio.ensure_future(self._close_slow()))
+            return
+        self.queued += len(frame)
+        self.outbox.put_nowait(frame)
 
     async def _close_slow(self) -> None:
         await self.ws.close(message=b"too slow")
 
     async def write_loop(self) -> None:
         while (frame := await self.outbox.get()) is not None:
+            self.queued -= len(frame)
             if self.ws.closed:
                 return
             await self.ws.send_str(frame)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: Any, limit: int) -> bool:
+    """Whether value nests deeper than limit (iterative: no recursion to exhaust)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return False
+
+
+def _valid_id(message_id: Any) -> bool:
+    return message_id is None or (
+        isinstance(message_id, str | int) and not isinstance(message_id, bool)
+    )
+
+
+def _parse(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """A command frame, or why it is not one (invalid_message)."""
+    if text.count("[") + text.count("{") > 10000 or len(text) > 4 * 1024 * 1024:
+        return None, "the frame is too large or nests too deep"
+    try:
+        message = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as err:
+        return None, f"not JSON: {str(err)[:100]}"
+    if not isinstance(message, dict) or not isinstance(message.get("command"), str):
+        return message if isinstance(message, dict) else None, (
+            "expected a JSON object with message_id, command and args"
+        )
+    if not _valid_id(message.get("message_id")):
+        return None, "message_id: expected a string or an integer"
+    if _depth(message, MAX_DEPTH):
+        return message, f"args nest deeper than {MAX_DEPTH} levels"
+    return message, None
 
 
 class ApiServer:
@@ -107,6 +164,10 @@ class ApiServer:
                 connection.send(message)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if len(self.connections) >= MAX_CONNECTIONS:
+            _LOGGER.warning("Refused an API client from %s: %d connected", request.remote,
+                            MAX_CONNECTIONS)  # fmt: skip
+            raise web.HTTPServiceUnavailable(text=f"at most {MAX_CONNECTIONS} API clients")
         if self.token is not None:
             given = request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
@@ -146,20 +207,16 @@ class ApiServer:
         return ws
 
     def _dispatch(self, connection: Connection, context: CommandContext, text: str) -> None:
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict) or not isinstance(message.get("command"), str):
+        message, problem = _parse(text)
+        if problem is not None:
             message_id = message.get("message_id") if isinstance(message, dict) else None
+            if not _valid_id(message_id):
+                message_id = None
             connection.send(
-                ErrorResultMessage(
-                    message_id,
-                    "invalid_message",
-                    {"message": "expected a JSON object with message_id, command and args"},
-                ).to_json()
+                ErrorResultMessage(message_id, "invalid_message", {"message": problem}).to_json()
             )
             return
+        assert message is not None
         task = asyncio.ensure_future(self._run(connection, context, message))
         connection.tasks.add(task)
         task.add_done_callback(connection.tasks.discard)

@@ -403,3 +403,62 @@ async def test_bootstrap_settings_and_rebootstrap_over_the_api(
         assert unknown["error_code"] == "unknown_endpoint"
     finally:
         await device.stop()
+
+
+ABUSIVE = {
+    "nested-args": ('{"message_id": 1, "command": "read", "args": ' + "[" * 5000 + "]" * 5000 + "}",
+                    1, "deep"),
+    "nested-frame": ("[" * 100000 + "]" * 100000, None, "deep"),
+    "nan": ('{"message_id": 2, "command": "write_attributes", "args": {"pmin": NaN}}', None,
+            "not JSON"),
+    "infinity": ('{"message_id": 3, "command": "read", "args": {"x": Infinity}}', None,
+                 "not JSON"),
+    "object-id": ('{"message_id": {"a": 1}, "command": "read"}', None, "message_id"),
+    "float-id": ('{"message_id": 1.5, "command": "read"}', None, "message_id"),
+    "bool-id": ('{"message_id": true, "command": "read"}', None, "message_id"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ABUSIVE)
+async def test_abusive_frames_are_invalid_messages_and_the_connection_stays(
+    client: Client, case: str
+) -> None:
+    frame, message_id, reason = ABUSIVE[case]
+    answer = await client.raw(frame, message_id=message_id)
+    assert answer["error_code"] == "invalid_message"
+    assert reason in answer["details"]["message"]
+    assert (await client.call("get_object_model", object_id=3))["success"]
+
+
+async def test_a_client_that_never_reads_is_cut_off_by_bytes_not_frames(gateway: Gateway) -> None:
+    from lwm2m_gateway.api.server import SEND_BUDGET
+
+    async with aiohttp.ClientSession() as session, session.ws_connect(gateway.api.url) as ws:
+        await ws.receive_json()
+        (connection,) = gateway.api.connections
+        for n in range(200):  # every answer is the whole object model (about 1 MB)
+            await ws.send_json({"message_id": n, "command": "get_object_model", "args": {}})
+            if connection.dropped:
+                break
+            await asyncio.sleep(0.01)
+        assert connection.dropped
+        assert connection.queued <= SEND_BUDGET
+    assert await_closed(gateway)
+
+
+def await_closed(gateway: Gateway) -> bool:
+    return all(c.dropped or c.ws.closed for c in gateway.api.connections)
+
+
+async def test_api_clients_are_capped(gateway: Gateway) -> None:
+    from lwm2m_gateway.api.server import MAX_CONNECTIONS
+
+    async with aiohttp.ClientSession() as session:
+        sockets = [await session.ws_connect(gateway.api.url) for _ in range(MAX_CONNECTIONS)]
+        try:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(gateway.api.url)
+            assert refused.value.status == 503
+        finally:
+            for ws in sockets:
+                await ws.close()
