@@ -48,3 +48,10 @@ async def test_the_dtls_port_is_owned_alone(make_server: ServerFactory) -> None:
         ListenError, match=f"cannot listen for coaps on 127.0.0.1:{lwm2m.coaps_port}"
     ):
         await make_server(coaps_port=lwm2m.coaps_port)
+
+
+async def test_no_coap_over_tcp_listener_is_opened(make_server: ServerFactory) -> None:
+    """aiocoap's server context would also listen on TCP 5683 (CoAP over TCP): not asked for."""
+    lwm2m, _ = await make_server()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", lwm2m.coap_port), timeout=2).close()

@@ -45,7 +45,7 @@ from aiocoap.transports.tinydtls_server import (
 )
 from aiocoap.util import hostportjoin
 
-from ..coap import build_context, enlarge_receive_buffer
+from ..coap import MALFORMED, build_context, enlarge_receive_buffer
 
 _LOGGER = logging.getLogger(__name__)
 KeyLookup = Callable[[str], bytes | None]  # PSK identity -> key, or None when unknown
@@ -216,6 +216,12 @@ class DtlsServerTransport(MessageInterfaceTinyDTLSServer):  # type: ignore[misc]
         self._pool.hostinfo_local = hostportjoin(host, port)
         self.port = int(port)
         return self
+
+    def _received_datagram(self, address: Any, datagram: bytes) -> None:
+        try:
+            super()._received_datagram(address, datagram)
+        except (UnicodeDecodeError, ValueError) as err:  # as coap._UDP6Interface
+            MALFORMED.note(address, err)
 
     def _owns(self, remote: Any) -> bool:
         return isinstance(remote, _Session) and remote._protocol is self._pool

@@ -72,3 +72,25 @@ async def test_a_device_answering_garbage_gets_a_codec_error_not_a_crash(
     with pytest.raises(CodecError, match="SenML JSON"):
         await lwm2m.device.read("liar", [Path(3, 0)])
     assert lwm2m.registrations.names() == ["liar"]
+
+
+async def test_malformed_datagrams_cost_no_tracebacks_and_few_log_lines(
+    server: tuple[Lwm2mServer, Events],
+    make_device: DeviceFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lwm2m, events = server
+    bad_utf8 = [
+        bytes([0x40, 0x02, 0x00, n]) + bytes([0xB2, 0xFF, 0xFE])  # Uri-Path: invalid UTF-8
+        for n in range(50)
+    ]
+    bad_query = [bytes([0x40, 0x02, 0x01, n]) + bytes([0xB2, 0x72, 0x64, 0x42, 0xC3, 0x28])
+                 for n in range(50)]  # fmt: skip
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+        for datagram in bad_utf8 + bad_query + GARBAGE * 20:
+            raw.sendto(datagram, ("127.0.0.1", lwm2m.coap_port))
+    await make_device(lwm2m, "after-fuzz")  # served after the garbage, in order
+    await events.wait("endpoint_registered", "after-fuzz")
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    noisy = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert len(noisy) <= 3, [r.getMessage() for r in noisy]
