@@ -7,6 +7,7 @@ from survives a `kill -9` of the gateway. Reads happen once, at start-up.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -16,7 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .server.persistence import PersistenceError
+
 _LOGGER = logging.getLogger(__name__)
+
 FILE_NAME = "gateway.sqlite3"
 LOCK_NAME = "gateway.lock"
 
@@ -83,6 +87,21 @@ def _schema_2(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
 
 
+def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
+    """A write that fails (disk full, read-only, locked) raises PersistenceError, which the
+    roles answer with 5.03 before changing anything in memory."""
+
+    @functools.wraps(method)
+    def write(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as err:
+            _LOGGER.error("Cannot write the database: %s", err)
+            raise PersistenceError(str(err)) from err
+
+    return write
+
+
 class Store:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
@@ -140,9 +159,11 @@ class Store:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_writes
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    @_writes
     def save_registration(self, endpoint: str, data: Mapping[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO registrations (endpoint, data) VALUES (?, ?)",
@@ -156,22 +177,26 @@ class Store:
                 out[endpoint] = parsed
         return out
 
+    @_writes
     def delete_registration(self, endpoint: str) -> None:
         """Forget a registration but keep its observations and values for when it comes back."""
         self._db.execute("DELETE FROM registrations WHERE endpoint = ?", (endpoint,))
 
+    @_writes
     def delete_endpoint(self, endpoint: str) -> None:
         with self._db:
             self._db.execute("BEGIN")
             for table in ("registrations", "observations", "resource_values"):
                 self._db.execute(f"DELETE FROM {table} WHERE endpoint = ?", (endpoint,))
 
+    @_writes
     def save_observation(self, endpoint: str, key: str, data: Mapping[str, Any]) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO observations (endpoint, key, data) VALUES (?, ?, ?)",
             (endpoint, key, json.dumps(data)),
         )
 
+    @_writes
     def delete_observation(self, endpoint: str, key: str) -> None:
         self._db.execute("DELETE FROM observations WHERE endpoint = ? AND key = ?", (endpoint, key))
 
@@ -193,12 +218,14 @@ class Store:
             if (parsed := _json(data, f"observation {key} of {endpoint}")) is not None
         }
 
+    @_writes
     def save_credential(self, endpoint: str, identity: str, key: bytes) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO credentials (endpoint, identity, key) VALUES (?, ?, ?)",
             (endpoint, identity, key),
         )
 
+    @_writes
     def delete_credential(self, endpoint: str) -> None:
         self._db.execute("DELETE FROM credentials WHERE endpoint = ?", (endpoint,))
 
@@ -206,12 +233,14 @@ class Store:
         rows = self._db.execute("SELECT endpoint, identity, key FROM credentials")
         return [(str(e), str(i), bytes(k)) for e, i, k in rows]
 
+    @_writes
     def save_admission(self, endpoint: str, decision: str) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO admissions (endpoint, decision) VALUES (?, ?)",
             (endpoint, decision),
         )
 
+    @_writes
     def delete_admission(self, endpoint: str) -> None:
         self._db.execute("DELETE FROM admissions WHERE endpoint = ?", (endpoint,))
 
@@ -219,6 +248,7 @@ class Store:
         rows = self._db.execute("SELECT endpoint, decision FROM admissions")
         return {str(endpoint): str(decision) for endpoint, decision in rows}
 
+    @_writes
     def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None:
         rows = [(endpoint, path, json.dumps(value), stamp) for path, value, stamp in values]
         if not rows:
@@ -231,6 +261,7 @@ class Store:
                 rows,
             )
 
+    @_writes
     def delete_values(self, endpoint: str, path_prefix: str) -> None:
         """Forget the values at and below a path (after a Delete of an instance)."""
         self._db.execute(

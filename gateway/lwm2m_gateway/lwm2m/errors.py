@@ -63,6 +63,13 @@ class ServerFull(Lwm2mError):
     coap_code = Code.SERVICE_UNAVAILABLE
 
 
+class StorageUnavailable(Lwm2mError):
+    """The gateway cannot store what a device asked for; the device should try again later."""
+
+    error_code = "storage_unavailable"
+    coap_code = Code.SERVICE_UNAVAILABLE
+
+
 class UnknownEndpoint(Lwm2mError):
     """No registration (live or stored) for that endpoint name."""
 

@@ -10,6 +10,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 
+class PersistenceError(Exception):
+    """The store cannot write (disk full, read-only, locked): nothing was changed."""
+
+
 class RegistrationStore(Protocol):
     def save_registration(self, endpoint: str, data: Mapping[str, Any]) -> None: ...
     def load_registrations(self) -> dict[str, dict[str, Any]]: ...

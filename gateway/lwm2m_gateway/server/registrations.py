@@ -17,7 +17,7 @@ import aiocoap
 from aiocoap.numbers.codes import Code
 
 from ..coap import host_of
-from ..lwm2m.errors import BadRequest, Forbidden, UnknownEndpoint
+from ..lwm2m.errors import BadRequest, Forbidden, StorageUnavailable, UnknownEndpoint
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path
 from ..lwm2m.registration import Registration, parse_register, updated_registration
@@ -26,7 +26,7 @@ from .config import ServerConfig
 from .dtls import identity_of
 from .endpoint import EndpointState
 from .events import EventBus
-from .persistence import RegistrationStore
+from .persistence import PersistenceError, RegistrationStore
 from .presence import Presence
 from .security import Security
 from .tasks import Timers
@@ -237,6 +237,16 @@ class Registrations:
             code=Code.CREATED, location_path=("rd", registration.registration_id)
         )
 
+    def _save(self, registration: Registration) -> None:
+        """Store first: memory changes only once the registration is on disk."""
+        try:
+            self._store.save_registration(registration.endpoint, registration.to_json())
+        except PersistenceError as err:
+            raise StorageUnavailable(
+                f"cannot store the registration of {registration.endpoint}: {err}",
+                endpoint=registration.endpoint,
+            ) from err
+
     def _authorize(self, name: str, remote: Any) -> None:
         try:
             self._security.check(name, remote)
@@ -248,7 +258,7 @@ class Registrations:
     def _admit(self, registration: Registration, remote: Any) -> EndpointState:
         """Make a validated, authorised registration live: stored first, then in memory."""
         name = registration.endpoint
-        self._store.save_registration(name, registration.to_json())
+        self._save(registration)
         self._admission.drop_pending(name)
         previous = self._drop(name)
         state = EndpointState(registration)
@@ -297,7 +307,7 @@ class Registrations:
         registration, changed = updated_registration(
             state.registration, request.opt.uri_query, request.payload, request.remote.hostinfo
         )
-        self._store.save_registration(name, registration.to_json())
+        self._save(registration)
         new_objects = sorted(set(registration.objects) - set(state.registration.objects))
         state.registration = registration
         if registration.security == "psk":

@@ -152,3 +152,26 @@ async def test_alternate_root_path_is_used_for_requests(
     state = lwm2m.registrations.describe("alt")
     assert state["root_path"] == "/lwm2m"
     assert [o["id"] for o in state["objects"]] == [3, 3303]
+
+
+async def test_a_register_the_store_cannot_keep_is_5_03_and_changes_nothing(
+    make_server: ServerFactory, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server()
+    await make_device(lwm2m, "kept", auto_update=False)
+    await events.wait("endpoint_registered", "kept")
+    before = lwm2m.registrations.get("kept").registration
+    lwm2m.store._db.execute("PRAGMA query_only = ON")  # type: ignore[attr-defined]
+    response = await coap(
+        lwm2m, Code.POST, "/rd", uri_query=["ep=newcomer", "lt=60"], payload=b"</3/0>"
+    )
+    assert response.code == Code.SERVICE_UNAVAILABLE
+    assert "newcomer" not in lwm2m.registrations.names()  # not in the API either
+    update = await coap(lwm2m, Code.POST, f"/rd/{before.registration_id}", uri_query=["lt=99"])
+    assert update.code == Code.SERVICE_UNAVAILABLE
+    assert lwm2m.registrations.get("kept").registration.lifetime == before.lifetime
+    lwm2m.store._db.execute("PRAGMA query_only = OFF")  # type: ignore[attr-defined]
+    again = await coap(
+        lwm2m, Code.POST, "/rd", uri_query=["ep=newcomer", "lt=60"], payload=b"</3/0>"
+    )
+    assert again.code == Code.CREATED
