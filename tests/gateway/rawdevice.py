@@ -19,7 +19,7 @@ from aiocoap.numbers.types import Type
 from aiocoap.optiontypes import BlockOption
 
 Reply = tuple[Code, int | None, bytes]  # code, content format, payload
-Script = Callable[[aiocoap.Message], Reply]
+Script = Callable[[aiocoap.Message], Reply | None]  # None: an empty ACK, and never an answer
 
 
 @dataclass(slots=True)
@@ -85,7 +85,14 @@ class RawDevice(asyncio.DatagramProtocol):
             return
         self.received.append(Received(message))
         self._arrived.set()
-        code, fmt, payload = self._reply(message)
+        reply = self._reply(message)
+        if reply is None:  # acknowledged, "the answer follows" (RFC 7252 §5.2.2), and it never does
+            empty = aiocoap.Message(code=Code.EMPTY)
+            empty.mtype, empty.mid, empty.token = Type.ACK, message.mid, b""
+            assert self.transport is not None
+            self.transport.sendto(empty.encode(), addr)
+            return
+        code, fmt, payload = reply
         response = aiocoap.Message(code=code, payload=payload)
         response.mtype = Type.ACK if message.mtype == Type.CON else Type.NON
         response.mid, response.token = message.mid, message.token
@@ -106,7 +113,7 @@ class RawDevice(asyncio.DatagramProtocol):
         assert self.transport is not None
         self.transport.sendto(response.encode(), addr)
 
-    def _reply(self, message: aiocoap.Message) -> Reply:
+    def _reply(self, message: aiocoap.Message) -> Reply | None:
         block1 = message.opt.block1
         if block1 is None:
             return self.script(message)

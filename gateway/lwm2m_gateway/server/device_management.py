@@ -10,7 +10,7 @@ import aiocoap
 from aiocoap.numbers.codes import Code
 
 from ..lwm2m.codecs import COMPOSITE_FORMATS, ContentFormat, encode, encode_paths
-from ..lwm2m.errors import Lwm2mError, raise_for_code
+from ..lwm2m.errors import DeviceError, DeviceTimeout, Lwm2mError, raise_for_code
 from ..lwm2m.links import parse_link_format
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
@@ -19,13 +19,17 @@ from ..lwm2m.values import Record
 from .endpoint import EndpointState
 from .events import EventBus
 from .registrations import Registrations
-from .requests import RequestSender
+from .requests import WRITE_RETRY_CODES, RequestSender
 from .resource_values import ResourceValues
 
 _LOGGER = logging.getLogger(__name__)
 ATTRIBUTES = ("pmin", "pmax", "gt", "lt", "st", "epmin", "epmax")
 UNREADABLE_OBJECTS = frozenset({0, 21})  # Security and OSCORE are not readable by a server
 BLOCK_SIZES = (16, 32, 64, 128, 256, 512, 1024)
+COMPOSITE_PROBE = 5.0  # s a composite request may take before the device is taken not to do them
+COMPOSITE_REFUSALS = frozenset(
+    {Code.METHOD_NOT_ALLOWED, Code.NOT_IMPLEMENTED, Code.BAD_REQUEST, Code.NOT_FOUND}
+)
 
 
 class DeviceManagement:
@@ -78,11 +82,33 @@ class DeviceManagement:
                 content_format=fmt, accept=fmt,
             )  # fmt: skip
 
-        formats = self._requests.composite_formats(state)
-        response, _, fmt = await self._requests.negotiate(
-            state, "composite", formats, build, Path()
-        )
-        return self._requests.decode(state, response, fmt, Path())
+        if not state.no_composite:
+            formats = self._requests.composite_formats(state)
+            try:
+                response, _, fmt = await self._requests.negotiate(
+                    state, "composite", formats, build, Path(), seconds=self._probe_seconds()
+                )
+                return self._requests.decode(state, response, fmt, Path())
+            except (DeviceTimeout, DeviceError) as err:
+                if not self._composite_unsupported(state, err):
+                    raise
+        records: list[Record] = []
+        for path in paths:
+            records.extend(await self._read_one(state, path))
+        return records
+
+    def _probe_seconds(self) -> float:
+        return min(COMPOSITE_PROBE, self._requests.request_timeout)
+
+    @staticmethod
+    def _composite_unsupported(state: EndpointState, err: Exception) -> bool:
+        """A device that ignores FETCH/iPATCH (an empty ACK, then silence) or refuses the
+        method gets single requests from now on (1.1 core §6.3.5 is optional for 1.0)."""
+        if isinstance(err, DeviceError) and err.coap_code not in COMPOSITE_REFUSALS:
+            return False
+        state.no_composite = True
+        _LOGGER.info("%s does not answer composite requests (%s): single requests", state.name, err)
+        return True
 
     async def write(
         self,
@@ -102,6 +128,9 @@ class DeviceManagement:
             raise Lwm2mError(f"block size {block_size} is not a power of two in 16..1024")
         state = self._registrations.get(endpoint)
         types = self._requests.types(state)
+        if path is None and state.no_composite:
+            await self._write_singly(endpoint, records, block_size, seconds)
+            return
         if path is None:  # composite Write: iPATCH on the root (1.1 core §6.3.4.2)
             formats = [
                 f
@@ -133,8 +162,34 @@ class DeviceManagement:
 
         if chosen_formats is not None:
             formats = list(chosen_formats)
-        await self._requests.negotiate(state, kind, formats, build, base, seconds=seconds)
+        try:
+            await self._requests.negotiate(
+                state, kind, formats, build, base,
+                seconds=seconds or (self._probe_seconds() if path is None else None),
+                retry_on=WRITE_RETRY_CODES,
+            )  # fmt: skip
+        except (DeviceTimeout, DeviceError) as err:
+            if path is not None or not self._composite_unsupported(state, err):
+                raise
+            await self._write_singly(endpoint, records, block_size, seconds)
+            return
         self._values.apply(state, records)
+
+    async def _write_singly(
+        self,
+        endpoint: str,
+        records: Sequence[Record],
+        block_size: int | None,
+        seconds: float | None,
+    ) -> None:
+        """A composite Write as one Write per resource, for devices without iPATCH."""
+        by_resource: dict[Path, list[Record]] = {}
+        for record in records:
+            by_resource.setdefault(record.path.resource_path, []).append(record)
+        for resource, group in by_resource.items():
+            await self.write(
+                endpoint, resource, group, replace=False, block_size=block_size, seconds=seconds
+            )
 
     async def execute(self, endpoint: str, path: Path, args: str | None = None) -> None:
         state = self._registrations.get(endpoint)

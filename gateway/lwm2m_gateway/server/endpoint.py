@@ -25,6 +25,7 @@ class EndpointState:
     online: bool = True
     formats: dict[str, int] = field(default_factory=dict)  # "read"/"write" -> format that worked
     remote: Any = None  # the DTLS session of a secure registration (requests go over it)
+    no_composite: bool = False  # it ignored or refused FETCH/iPATCH: single requests instead
 
     @property
     def name(self) -> str:

@@ -28,6 +28,9 @@ from .presence import Presence
 from .transport import CoapTransport
 
 RETRY_CODES = frozenset({Code.NOT_ACCEPTABLE, Code.UNSUPPORTED_CONTENT_FORMAT})
+# a Write in a format the client parses differently is often refused as malformed (4.00) or as
+# naming a resource it does not have (4.04): try the next format before giving up
+WRITE_RETRY_CODES = RETRY_CODES | {Code.BAD_REQUEST, Code.NOT_FOUND}
 Build = Callable[[int], aiocoap.Message]
 
 
@@ -49,6 +52,10 @@ class RequestSender:
         self._transport = transport
         self._presence = presence
         self._registry = registry
+
+    @property
+    def request_timeout(self) -> float:
+        return self._config.request_timeout
 
     def types(self, state: EndpointState) -> TypeResolver:
         return self._registry.type_resolver(state.registration.object_versions())
@@ -133,12 +140,13 @@ class RequestSender:
         path: Path,
         *,
         seconds: float | None = None,
+        retry_on: frozenset[Code] = RETRY_CODES,
     ) -> Negotiated:
         """Send build(fmt) for each format in turn until the device accepts one."""
         response: aiocoap.Message | None = None
         for fmt in formats:
             response, request = await self.start(state, build(fmt), path, seconds)
-            if response.code not in RETRY_CODES:
+            if response.code not in retry_on:
                 raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
                 state.formats[kind] = fmt
                 return Negotiated(response, request, fmt)
@@ -148,6 +156,8 @@ class RequestSender:
             raise DeviceError(
                 Code.NOT_ACCEPTABLE, "no content format to try", endpoint=state.name, path=str(path)
             )
+        if response.code not in RETRY_CODES:  # every format refused: that refusal stands
+            raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
         raise DeviceError(
             response.code,
             f"no acceptable content format among {list(formats)}",

@@ -6,6 +6,7 @@ hand from the specifications, so a bug shared by the gateway's encoder and decod
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 
@@ -257,4 +258,50 @@ async def test_a_malformed_notification_is_dropped_and_the_observation_lives_on(
         device.notify(lwm2m.coap_port, observe, sequence, 110, body)
     await events.wait("resource_changed", "bad-notify", path="/3303/0/5700", value=22.75)
     assert lwm2m.observations.live_keys("bad-notify") == ["/3303/0"]
+    device.close()
+
+
+async def test_a_write_refused_in_one_format_is_retried_in_the_next(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "picky-json", b'</>;rt="oma.lwm2m";ct=11543,</3/0>')
+
+    def refuse_json(message: aiocoap.Message) -> Reply:
+        if message.opt.content_format == 11543:
+            return Code.BAD_REQUEST, None, b"cannot parse that JSON"
+        return CHANGED
+
+    device.script = refuse_json
+    await lwm2m.device.write(
+        "picky-json", Path(3, 0, 14), [Record(Path(3, 0, 14), "+02")], replace=True
+    )
+    formats = [r.message.opt.content_format for r in device.received]
+    assert formats[0] == 11543
+    assert len(formats) == 2
+    assert lwm2m.registrations.get("picky-json").formats["write"] == formats[1]
+    device.close()
+
+
+async def test_a_device_ignoring_fetch_gets_single_reads_within_seconds_and_from_then_on(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "no-fetch", b'</>;rt="oma.lwm2m";ct=110,</3/0>')
+
+    def no_fetch(message: aiocoap.Message) -> Reply | None:
+        if message.code in (Code.FETCH, Code.iPATCH):
+            return None  # an empty ACK, then silence
+        return Code.CONTENT, 0, ("ACME" if message.opt.uri_path[-1] == "0" else "Sensor").encode()
+
+    device.script = no_fetch
+    started = asyncio.get_running_loop().time()
+    records = await lwm2m.device.read("no-fetch", [Path(3, 0, 0), Path(3, 0, 1)])
+    assert asyncio.get_running_loop().time() - started < 10  # not the 30 s request timeout
+    assert {(r.path, r.value) for r in records} == {
+        (Path(3, 0, 0), "ACME"), (Path(3, 0, 1), "Sensor"),
+    }  # fmt: skip
+    device.received.clear()
+    await lwm2m.device.read("no-fetch", [Path(3, 0, 0), Path(3, 0, 1)])
+    assert [r.message.code for r in device.received] == [Code.GET, Code.GET]  # remembered
     device.close()
