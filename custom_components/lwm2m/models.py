@@ -59,6 +59,7 @@ class EndpointInfo:
     binding: str
     queue_mode: bool
     security: str = "nosec"  # "psk": registered over DTLS with its PSK identity
+    reachable: bool = True  # False while requests to it fail with network errors
     objects: dict[int, ObjectInfo] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)  # {"available": image, "job": job}
 
@@ -90,14 +91,16 @@ class EndpointInfo:
             binding=str(data.get("binding", "U")),
             queue_mode=bool(data.get("queue_mode", False)),
             security=str(data.get("security", "nosec")),
+            reachable=bool(data.get("reachable", True)),
             objects=objects,
             firmware=dict(data.get("firmware") or {}),
         )
 
     @property
     def available(self) -> bool:
-        """Registered: a queue-mode device that is asleep is still there, just quiet."""
-        return self.online
+        """Registered and reachable: a queue-mode device that is asleep is still there, just
+        quiet; one the gateway cannot reach (it stopped listening) is not, until it speaks."""
+        return self.online and self.reachable
 
     def resource(self, object_id: int, instance_id: int, resource_id: int) -> ResourceInfo | None:
         obj = self.objects.get(object_id)
@@ -292,6 +295,9 @@ class LwM2MRuntime:
             self._fire("deregistered", endpoint, data.get("reason"))
         elif event in ("firmware_progress", "firmware_result") and info is not None:
             info.firmware["job"] = data
+            self.state.notify(endpoint)
+        elif event in ("endpoint_unreachable", "endpoint_reachable") and info is not None:
+            info.reachable = event == "endpoint_reachable"
             self.state.notify(endpoint)
         elif event in ("endpoint_awake", "endpoint_asleep") and info is not None:
             info.asleep = event == "endpoint_asleep"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,16 +38,16 @@ class RawDevice(asyncio.DatagramProtocol):
         self.received: list[Received] = []
         self.transport: asyncio.DatagramTransport | None = None
         self._answers: dict[int, asyncio.Future[aiocoap.Message]] = {}
-        self._mids = itertools.count(0x4000)
+        self._mids = itertools.count(random.randrange(0x1000, 0xE000))  # as a rebooted device
         self._arrived = asyncio.Event()
         self._uploads: dict[bytes, bytearray] = {}
         self._taken = 0
 
     @classmethod
-    async def start(cls, script: Script) -> RawDevice:
+    async def start(cls, script: Script, port: int = 0) -> RawDevice:
         device = cls(script)
         await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: device, local_addr=("127.0.0.1", 0)
+            lambda: device, local_addr=("127.0.0.1", port)
         )
         return device
 

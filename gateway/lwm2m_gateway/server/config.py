@@ -30,6 +30,7 @@ class ServerConfig:
     awake_time: float = 93.0  # CoAP MAX_TRANSMIT_WAIT: how long a queue-mode device listens
     expiry_grace: float = 2.0  # tolerate an Update arriving just after the lifetime
     initial_read: bool = True
+    watchdog_interval: float = 60.0  # s between checks for dead or silent observations
     unknown_endpoints: str = "accept"  # accept, approve or reject (admission.py)
     max_endpoints: int = 20000
     max_pending: int = 32  # unknown devices waiting for approval; the oldest is dropped

@@ -239,6 +239,12 @@ class DeviceManagement:
         message = self._requests.message(state, Code.PUT, path, uri_query=tuple(query))
         response = await self._requests.exchange(state, message, path)
         raise_for_code(response.code, response.payload, endpoint=endpoint, path=str(path))
+        if "pmax" in attributes:  # the observation watchdog expects a notification this often
+            pmax = attributes["pmax"]
+            if pmax is None:
+                state.pmax.pop(path, None)
+            else:
+                state.pmax[path] = float(pmax)
 
     async def create(
         self,

@@ -26,6 +26,8 @@ class EndpointState:
     formats: dict[str, int] = field(default_factory=dict)  # "read"/"write" -> format that worked
     remote: Any = None  # the DTLS session of a secure registration (requests go over it)
     no_composite: bool = False  # it ignored or refused FETCH/iPATCH: single requests instead
+    reachable: bool = True  # False after a request failed with a network error, until it speaks
+    pmax: dict[Path, float] = field(default_factory=dict)  # written pmax attributes, by path
 
     @property
     def name(self) -> str:
@@ -110,6 +112,7 @@ class EndpointState:
             "root_path": reg.root_path,
             "content_formats": reg.content_formats,
             "online": self.online,
+            "reachable": self.reachable,
             "asleep": self.online and self.asleep,
             "registered_at": reg.registered_at,
             "security": reg.security,

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiocoap
@@ -30,6 +30,7 @@ from .resource_values import ResourceValues
 from .tasks import BackgroundTasks
 
 _LOGGER = logging.getLogger(__name__)
+HEAL_INTERVAL = 10.0  # s between two re-observation attempts for one endpoint on contact
 
 
 def observation_key(paths: Sequence[Path]) -> str:
@@ -41,6 +42,7 @@ class Observation:
     paths: tuple[Path, ...]
     request: Any  # aiocoap's pending request, whose .observation yields notifications
     task: asyncio.Task[None] | None = None
+    last_heard: float = field(default_factory=time.monotonic)
 
     @property
     def key(self) -> str:
@@ -76,6 +78,9 @@ class Observations:
         self._tasks = tasks
         self._live: dict[str, dict[str, Observation]] = {}
         self._complained: dict[tuple[str, str], float] = {}
+        self._healing: set[tuple[str, str]] = set()  # (endpoint, key) being re-established
+        self._healed_at: dict[str, float] = {}  # "endpoint\nkey" -> last re-observe attempt
+        self._stored: dict[str, set[str]] = {}  # the store's observation keys, cached
 
     async def observe(self, endpoint: str, paths: Sequence[Path]) -> list[Record]:
         state = self._registrations.get(endpoint)
@@ -86,6 +91,7 @@ class Observations:
         records, observation = await self._start(state, tuple(paths))
         self._live.setdefault(endpoint, {})[key] = observation
         self._store.save_observation(endpoint, key, {"paths": [str(p) for p in paths]})
+        self._stored_keys(endpoint).add(key)
         self._values.apply(state, records)
         return records
 
@@ -121,6 +127,7 @@ class Observations:
         try:
             async for notification in observation.request.observation:
                 state = self._registrations.get(name)
+                observation.last_heard = time.monotonic()
                 self._presence.touch(state)
                 if not notification.code.is_successful():
                     _LOGGER.info(
@@ -159,6 +166,7 @@ class Observations:
         key = observation_key(paths)
         observation = self._live.get(endpoint, {}).pop(key, None)
         self._store.delete_observation(endpoint, key)
+        self._stored_keys(endpoint).discard(key)
         if observation is not None:
             observation.cancel()
         if active and len(paths) == 1:
@@ -166,12 +174,81 @@ class Observations:
             response = await self._requests.exchange(state, message, paths[0])
             raise_for_code(response.code, response.payload, endpoint=endpoint, path=key)
 
+    # --- self-healing: observations that ended without a cancel come back -------------------------
+
+    def missing(self, endpoint: str) -> dict[str, list[Path]]:
+        """Stored observations of this endpoint that deliver nothing now."""
+        live = self._live.get(endpoint, {})
+        out = {}
+        for key, data in self._store.load_observations_of(endpoint).items():
+            if key in live and live[key].live:
+                continue
+            try:
+                out[key] = [Path.parse(p) for p in data.get("paths", key.split(","))]
+            except InvalidPath:
+                continue
+        return out
+
+    def _stored_keys(self, endpoint: str) -> set[str]:
+        keys = self._stored.get(endpoint)
+        if keys is None:
+            keys = self._stored[endpoint] = set(self._store.load_observations_of(endpoint))
+        return keys
+
+    def heal_soon(self, state: EndpointState) -> None:
+        """The device spoke (Update, Send, a notification on another token): re-observe what
+        died. A contact is frequent, so this checks memory only; a key that could not be
+        re-observed waits HEAL_INTERVAL before the next try."""
+        live = self._live.get(state.name, {})
+        now = time.monotonic()
+        for key in self._stored_keys(state.name):
+            if key in live and live[key].live:
+                continue
+            if (state.name, key) in self._healing:
+                continue
+            if now - self._healed_at.get(f"{state.name}\n{key}", -HEAL_INTERVAL) < HEAL_INTERVAL:
+                continue
+            self._tasks.spawn(self.heal(state))
+            return
+
+    async def heal(self, state: EndpointState) -> None:
+        for key, paths in self.missing(state.name).items():
+            if (state.name, key) in self._healing or not self._registrations.is_current(state):
+                continue
+            self._healing.add((state.name, key))
+            self._healed_at[f"{state.name}\n{key}"] = time.monotonic()
+            if len(self._healed_at) > 100000:
+                self._healed_at.clear()
+            try:
+                _LOGGER.info("Re-observing %s on %s (the observation had ended)", key, state.name)
+                await self.observe(state.name, paths)
+            except Lwm2mError as err:
+                _LOGGER.info("Could not re-observe %s on %s: %s", key, state.name, err)
+            finally:
+                self._healing.discard((state.name, key))
+
+    def stale(self, state: EndpointState, margin: float) -> list[str]:
+        """Live observations silent for longer than twice their pmax plus margin."""
+        now, out = time.monotonic(), []
+        for key, observation in self._live.get(state.name, {}).items():
+            pmax = max((state.pmax.get(p, 0.0) for p in observation.paths), default=0.0)
+            if pmax and now - observation.last_heard > 2 * pmax + margin:
+                out.append(key)
+        return out
+
+    def restart(self, endpoint: str, key: str) -> None:
+        """Give up on a silent observation (it is re-established by heal)."""
+        observation = self._live.get(endpoint, {}).pop(key, None)
+        if observation is not None:
+            observation.cancel()
+
     def live_keys(self, endpoint: str) -> list[str]:
         """The observations of an endpoint that currently deliver notifications."""
         return sorted(k for k, o in self._live.get(endpoint, {}).items() if o.live)
 
     def drop(self, endpoint: str) -> None:
         """Drop this endpoint's live observations (stored ones stay, to come back on register)."""
+        self._stored.pop(endpoint, None)  # read again: a removal deleted them from the store
         for observation in self._live.pop(endpoint, {}).values():
             observation.cancel()
 
@@ -186,12 +263,17 @@ class Observations:
                 paths = [Path.parse(p) for p in data.get("paths", key.split(","))]
             except InvalidPath:
                 continue
+            if (state.name, key) in self._healing:
+                continue  # a heal is re-observing it right now
             if (old := self._live.get(state.name, {}).pop(key, None)) is not None:
                 old.cancel()
+            self._healing.add((state.name, key))
             try:
                 await self.observe(state.name, paths)
             except Lwm2mError as err:
                 _LOGGER.info("Could not re-observe %s on %s: %s", key, state.name, err)
+            finally:
+                self._healing.discard((state.name, key))
 
 
 def _cached(state: EndpointState, paths: Sequence[Path]) -> list[Record]:

@@ -17,6 +17,7 @@ from .events import EventBus
 from .tasks import Timers
 
 WakeListener = Callable[[EndpointState], None]
+ContactListener = Callable[[EndpointState], None]
 
 
 class Presence:
@@ -27,15 +28,34 @@ class Presence:
         self._wakers: dict[str, asyncio.Future[None]] = {}
         self._waiting: dict[str, int] = {}
         self._wake_listeners: list[WakeListener] = []
+        self._contact_listeners: list[ContactListener] = []
 
     def on_wake(self, listener: WakeListener) -> None:
         """Call listener when a queue-mode device that was asleep speaks again."""
         self._wake_listeners.append(listener)
 
+    def on_contact(self, listener: ContactListener) -> None:
+        """Call listener whenever a device speaks (it must be cheap: notifications count)."""
+        self._contact_listeners.append(listener)
+
+    def unreachable(self, state: EndpointState, reason: str) -> None:
+        """A request failed with a network error (e.g. the device stopped listening): it is
+        reported unreachable until it speaks again."""
+        if state.reachable:
+            state.reachable = False
+            self._events.emit(
+                "endpoint_unreachable", state.name, {"endpoint": state.name, "reason": reason}
+            )
+
     def touch(self, state: EndpointState) -> None:
         """The device just spoke: it was seen now and, in queue mode, is awake for awake_time."""
         now = time.time()
         state.last_seen = now
+        if not state.reachable:
+            state.reachable = True
+            self._events.emit("endpoint_reachable", state.name, {"endpoint": state.name})
+        for listener in list(self._contact_listeners):
+            listener(state)
         if not state.registration.queue_mode:
             return
         was_asleep = state.asleep

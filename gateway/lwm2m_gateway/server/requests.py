@@ -106,6 +106,7 @@ class RequestSender:
                 path=str(path),
             ) from None
         except aiocoap.error.Error as err:
+            self._presence.unreachable(state, str(err))
             raise DeviceTimeout(
                 f"{state.name} unreachable: {err}", endpoint=state.name, path=str(path)
             ) from err

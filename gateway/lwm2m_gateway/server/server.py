@@ -100,6 +100,8 @@ class Lwm2mServer:
         self.lifecycle = EndpointLifecycle(self)
         self.registrations.add_listener(self.lifecycle)
         self.presence.on_wake(self.lifecycle.woke)
+        self.presence.on_contact(self.lifecycle.contact)
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def coap_port(self) -> int:
@@ -127,6 +129,21 @@ class Lwm2mServer:
             self.firmware.resume()
         for state in self.registrations.states():
             self.lifecycle.restored(state)
+        self._watchdog = self.tasks.spawn(self._watch_observations())
+
+    async def _watch_observations(self) -> None:
+        """Observations that died (ended without a cancel) or went silent past their pmax are
+        re-established, also for devices that do not speak first."""
+        interval = self.config.watchdog_interval
+        while True:
+            await asyncio.sleep(interval)
+            for state in self.registrations.states():
+                if state.asleep or not state.reachable:
+                    continue  # they are healed when they next speak
+                for key in self.observations.stale(state, margin=interval):
+                    self.observations.restart(state.name, key)
+                if self.observations.missing(state.name):
+                    await self.observations.heal(state)
 
     async def stop(self) -> None:
         self.registrations.stop()
@@ -166,6 +183,13 @@ class EndpointLifecycle:
     def unregistered(self, state: EndpointState) -> None:
         self._server.observations.drop(state.name)
         self._reobserve_on_wake.discard(state.name)
+
+    def contact(self, state: EndpointState) -> None:
+        if (
+            self._server.registrations.is_current(state)
+            and state.name not in self._reobserve_on_wake
+        ):
+            self._server.observations.heal_soon(state)
 
     def woke(self, state: EndpointState) -> None:
         if state.name in self._reobserve_on_wake:

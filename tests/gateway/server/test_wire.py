@@ -14,7 +14,9 @@ import aiocoap
 import cbor2
 import pytest
 from aiocoap.numbers.codes import Code
+from aiocoap.numbers.types import Type
 
+from lwm2m_gateway.lwm2m.errors import DeviceTimeout
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import Record
 from lwm2m_gateway.server import Lwm2mServer
@@ -305,3 +307,73 @@ async def test_a_device_ignoring_fetch_gets_single_reads_within_seconds_and_from
     await lwm2m.device.read("no-fetch", [Path(3, 0, 0), Path(3, 0, 1)])
     assert [r.message.code for r in device.received] == [Code.GET, Code.GET]  # remembered
     device.close()
+
+
+async def ended_observation(lwm2m: Lwm2mServer, events: Events, name: str) -> RawDevice:
+    """A registered raw device whose observation of /3/0/0 died silently (as when a NAT
+    forgets the mapping, or aiocoap gives up on it): stored, but nothing live."""
+    device = await register(lwm2m, events, name, b'</>;rt="oma.lwm2m",</3/0>')
+    await lwm2m.observations.observe(name, [Path(3, 0, 0)])
+    await device.next_request()
+    lwm2m.observations.restart(name, "/3/0/0")
+    assert lwm2m.observations.live_keys(name) == []
+    assert list(lwm2m.observations.missing(name)) == ["/3/0/0"]
+    return device
+
+
+async def test_an_observation_ended_by_the_device_is_observed_again(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "ended", b'</>;rt="oma.lwm2m",</3/0>')
+    await lwm2m.observations.observe("ended", [Path(3, 0, 0)])
+    observe = (await device.next_request()).message
+    ended = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE)  # the device ends it (an error)
+    ended.mtype, ended.mid, ended.token = Type.NON, 0x7777, observe.token
+    assert device.transport is not None
+    device.transport.sendto(ended.encode(), ("127.0.0.1", lwm2m.coap_port))
+    again = (await device.next_request()).message  # that contact brings it back
+    assert (again.code, again.opt.observe, again.opt.uri_path) == (Code.GET, 0, ("3", "0", "0"))
+    device.close()
+
+
+async def test_an_observation_that_died_comes_back_on_the_devices_next_update(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await ended_observation(lwm2m, events, "healing")
+    registration_id = lwm2m.registrations.get("healing").registration.registration_id
+    await device.request(lwm2m.coap_port, Code.POST, f"/rd/{registration_id}", [])
+    again = (await device.next_request()).message
+    assert (again.code, again.opt.observe, again.opt.uri_path) == (Code.GET, 0, ("3", "0", "0"))
+    device.close()
+
+
+async def test_a_watchdog_re_observes_without_the_device_speaking(
+    make_server: ServerFactory,
+) -> None:
+    lwm2m, events = await make_server(initial_read=False, watchdog_interval=0.3)
+    device = await ended_observation(lwm2m, events, "watched")
+    again = (await device.next_request(wait_s=3)).message
+    assert (again.code, again.opt.observe) == (Code.GET, 0)
+    device.close()
+
+
+async def test_a_device_that_stopped_listening_is_unreachable_until_it_speaks(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "gone-quiet", b'</>;rt="oma.lwm2m",</3/0>')
+    registration_id = lwm2m.registrations.get("gone-quiet").registration.registration_id
+    port = device.transport.get_extra_info("sockname")[1] if device.transport else 0
+    device.close()  # its port now answers ICMP port unreachable
+    with pytest.raises(DeviceTimeout, match="unreachable"):
+        await lwm2m.device.read("gone-quiet", [Path(3, 0, 0)])
+    unreachable = await events.wait("endpoint_unreachable", "gone-quiet")
+    assert unreachable.data["endpoint"] == "gone-quiet"
+    assert lwm2m.registrations.describe("gone-quiet")["reachable"] is False
+    back = await RawDevice.start(accept_everything, port=port)
+    await back.request(lwm2m.coap_port, Code.POST, f"/rd/{registration_id}", [])
+    await events.wait("endpoint_reachable", "gone-quiet")
+    assert lwm2m.registrations.describe("gone-quiet")["reachable"] is True
+    back.close()
