@@ -377,3 +377,22 @@ async def test_a_device_that_stopped_listening_is_unreachable_until_it_speaks(
     await events.wait("endpoint_reachable", "gone-quiet")
     assert lwm2m.registrations.describe("gone-quiet")["reachable"] is True
     back.close()
+
+
+async def test_an_unreachable_device_never_fails_another_devices_requests(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    innocent = await register(lwm2m, events, "innocent", b'</>;rt="oma.lwm2m",</3/0>')
+    await lwm2m.observations.observe("innocent", [Path(3, 0, 0)])
+    await innocent.next_request()
+    for n in range(5):
+        gone = await register(lwm2m, events, f"gone-{n}", b'</>;rt="oma.lwm2m",</3/0>')
+        gone.close()  # its port now answers ICMP port unreachable
+        with pytest.raises(DeviceTimeout, match="unreachable"):
+            await lwm2m.device.read(f"gone-{n}", [Path(3, 0, 0)])
+        (record,) = await lwm2m.device.read("innocent", [Path(3, 0, 0)])
+        assert record.value == "ACME"
+    assert lwm2m.registrations.describe("innocent")["reachable"] is True
+    assert lwm2m.observations.live_keys("innocent") == ["/3/0/0"]
+    innocent.close()
