@@ -30,6 +30,8 @@ class ServerConfig:
     awake_time: float = 93.0  # CoAP MAX_TRANSMIT_WAIT: how long a queue-mode device listens
     expiry_grace: float = 2.0  # tolerate an Update arriving just after the lifetime
     initial_read: bool = True
+    inventory_concurrency: int = 32  # inventories (Discover + Read of new devices) at once
+    inventory_queue: int = 1000  # inventories waiting; past that new devices are not inventoried
     watchdog_interval: float = 60.0  # s between checks for dead or silent observations
     unknown_endpoints: str = "accept"  # accept, approve or reject (admission.py)
     max_endpoints: int = 20000

@@ -3,6 +3,7 @@ device through the request sender, its outcome merged into the endpoint's known 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -16,6 +17,7 @@ from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.registration import ObjectEntry
 from ..lwm2m.values import Record
+from .config import ServerConfig
 from .endpoint import EndpointState
 from .events import EventBus
 from .registrations import Registrations
@@ -35,12 +37,18 @@ COMPOSITE_REFUSALS = frozenset(
 class DeviceManagement:
     def __init__(
         self,
+        *,
         requests: RequestSender,
         registrations: Registrations,
         values: ResourceValues,
         events: EventBus,
         registry: ObjectRegistry,
+        config: ServerConfig,
     ) -> None:
+        self._config = config
+        self._inventory_slots = asyncio.Semaphore(config.inventory_concurrency)
+        self._inventories_waiting = 0
+        self._skipped = 0
         self._requests = requests
         self._registrations = registrations
         self._values = values
@@ -306,8 +314,34 @@ class DeviceManagement:
         self._values.forget(state, path)
         self._changed(state)
 
+    @property
+    def inventories_waiting(self) -> int:
+        return self._inventories_waiting
+
     async def inventory(self, state: EndpointState, object_ids: Sequence[int]) -> None:
-        """Learn what a newly registered device has: Discover then Read each announced object."""
+        """Learn what a newly registered device has: Discover then Read each announced object.
+
+        Bounded: at most inventory_concurrency run at once and inventory_queue wait; past that
+        a registration is not inventoried (its values are read when first asked for), so a
+        flood of Registers from silent sources cannot pile up requests in memory."""
+        if self._inventories_waiting >= self._config.inventory_queue:
+            self._skipped += 1
+            if self._skipped % 100 == 1:
+                _LOGGER.warning("Skipping the inventory of %s: %d inventories wait (%d skipped)",
+                                state.name, self._inventories_waiting, self._skipped)  # fmt: skip
+            return
+        self._inventories_waiting += 1
+        entered = False
+        try:
+            async with self._inventory_slots:
+                entered = True
+                self._inventories_waiting -= 1
+                await self._inventory(state, object_ids)
+        finally:
+            if not entered:  # cancelled while waiting
+                self._inventories_waiting -= 1
+
+    async def _inventory(self, state: EndpointState, object_ids: Sequence[int]) -> None:
         for oid in object_ids:
             if oid in UNREADABLE_OBJECTS:
                 continue

@@ -62,7 +62,12 @@ class Lwm2mServer:
         self.values = ResourceValues(store, self.events)
         self.requests = RequestSender(config, self.transport, self.presence, registry)
         self.device = DeviceManagement(
-            self.requests, self.registrations, self.values, self.events, registry
+            requests=self.requests,
+            registrations=self.registrations,
+            values=self.values,
+            events=self.events,
+            registry=registry,
+            config=config,
         )
         self.observations = Observations(
             requests=self.requests,

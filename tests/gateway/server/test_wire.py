@@ -20,7 +20,7 @@ from lwm2m_gateway.lwm2m.errors import DeviceTimeout
 from lwm2m_gateway.lwm2m.paths import Path
 from lwm2m_gateway.lwm2m.values import Record
 from lwm2m_gateway.server import Lwm2mServer
-from tests.gateway.conftest import Events, ServerFactory
+from tests.gateway.conftest import Events, ServerFactory, until
 from tests.gateway.rawdevice import RawDevice, Reply
 
 CHANGED: Reply = (Code.CHANGED, None, b"")
@@ -396,3 +396,29 @@ async def test_an_unreachable_device_never_fails_another_devices_requests(
     assert lwm2m.registrations.describe("innocent")["reachable"] is True
     assert lwm2m.observations.live_keys("innocent") == ["/3/0/0"]
     innocent.close()
+
+
+async def test_a_flood_of_silent_registrations_queues_a_bounded_inventory(
+    make_server: ServerFactory,
+) -> None:
+    lwm2m, _ = await make_server(
+        register_rate=0, inventory_concurrency=4, inventory_queue=8, request_timeout=30
+    )
+
+    def silent(message: aiocoap.Message) -> Reply | None:
+        return None  # acknowledges and never answers: every inventory request hangs
+
+    devices = []
+    for n in range(40):
+        device = await RawDevice.start(silent)
+        devices.append(device)
+        answer = await device.request(lwm2m.coap_port, Code.POST, "/rd", [f"ep=silent-{n}"],
+                                      b'</>;rt="oma.lwm2m",</3/0>,</3303/0>')  # fmt: skip
+        assert answer.code == Code.CREATED  # every Register is answered at once
+    await until(lambda: lwm2m.device.inventories_waiting == 8)  # 4 run, 8 wait, the rest skip
+    await until(lambda: sum(len(d.received) for d in devices) == 4)
+    assert len(lwm2m.registrations.names()) == 40
+    outstanding = sum(len(d.received) for d in devices)
+    assert outstanding <= 4  # only the running inventories have a request out
+    for device in devices:
+        device.close()
