@@ -242,7 +242,10 @@ async def test_a_failed_write_raises_a_translated_error(
     assert caught.value.translation_key == "write_failed"
     assert caught.value.translation_placeholders is not None
     assert caught.value.translation_placeholders["endpoint"] == "dev"
-    # its port answered "unreachable": HA shows the device unavailable until it speaks again
+    # the gateway finds it unreachable (ICMP; detection itself: tests/gateway test_wire.py),
+    # and HA shows the device unavailable until it speaks again
+    state = gateway.server.registrations.get("dev")
+    gateway.server.presence.unreachable(state, "port unreachable")
     await until(lambda: hass.states.get(switch).state == STATE_UNAVAILABLE, hass)  # type: ignore[union-attr]
     back = await make_device("dev")
     await until(lambda: hass.states.get(switch).state != STATE_UNAVAILABLE, hass)  # type: ignore[union-attr]

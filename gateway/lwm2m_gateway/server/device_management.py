@@ -170,6 +170,8 @@ class DeviceManagement:
 
         if chosen_formats is not None:
             formats = list(chosen_formats)
+        remote = state.remote  # shared by every request to the device: its block size is restored
+        previous_exp = getattr(remote, "maximum_block_size_exp", None)
         try:
             await self._requests.negotiate(
                 state, kind, formats, build, base,
@@ -181,6 +183,9 @@ class DeviceManagement:
                 raise
             await self._write_singly(endpoint, records, block_size, seconds)
             return
+        finally:
+            if remote is not None and previous_exp is not None:
+                remote.maximum_block_size_exp = previous_exp
         self._values.apply(state, records)
 
     async def _write_singly(

@@ -7,6 +7,7 @@ again or the gateway restarts (the device's old tokens are dead by then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -140,6 +141,10 @@ class Observations:
                     self._bad_notification(name, observation.key, err)
                     continue
                 self._values.apply(state, records)
+        except aiocoap.error.NetworkError as err:  # e.g. ICMP port unreachable
+            _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
+            with contextlib.suppress(Lwm2mError):
+                self._presence.unreachable(self._registrations.get(name), str(err))
         except (aiocoap.error.Error, Lwm2mError) as err:
             _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
         finally:

@@ -262,7 +262,7 @@ class Registrations:
         self._admission.drop_pending(name)
         previous = self._drop(name)
         state = EndpointState(registration)
-        state.remote = remote if registration.security == "psk" else None
+        state.remote = remote
         if previous is not None:
             state.values = previous.values  # kept until the inventory refreshes them
             state.resources = previous.resources
@@ -310,8 +310,7 @@ class Registrations:
         self._save(registration)
         new_objects = sorted(set(registration.objects) - set(state.registration.objects))
         state.registration = registration
-        if registration.security == "psk":
-            state.remote = request.remote  # the device may have opened a new session
+        state.remote = request.remote  # the device may have moved, or opened a new session
         self._expire_at(state, registration.expires_at)
         self._presence.touch(state)
         if changed:

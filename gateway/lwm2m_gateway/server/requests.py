@@ -63,7 +63,8 @@ class RequestSender:
     @staticmethod
     def message(state: EndpointState, code: Code, path: Path, **options: Any) -> aiocoap.Message:
         registration = state.registration
-        if registration.security == "nosec":
+        if state.remote is None and registration.security == "nosec":
+            # restored from the store: no remote yet, so by its URI (aiocoap resolves it)
             return aiocoap.Message(code=code, uri=registration.uri(path), **options)
         if state.remote is None:  # restored from the store: the session died with the process
             raise DeviceTimeout(
@@ -71,6 +72,8 @@ class RequestSender:
                 endpoint=state.name,
                 path=str(path),
             )
+        # the remote its last Register or Update came from: no name resolution per request
+        # (resolving in a thread let requests queued for a sleeping device leave out of order)
         message = aiocoap.Message(code=code, uri_path=registration.uri_path(path), **options)
         message.remote = state.remote
         return message

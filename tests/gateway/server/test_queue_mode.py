@@ -8,6 +8,7 @@ import pytest
 
 from lwm2m_gateway.lwm2m.errors import DeviceTimeout, QueueFull
 from lwm2m_gateway.lwm2m.paths import Path
+from lwm2m_gateway.lwm2m.values import Record, Value
 from tests.gateway.conftest import DeviceFactory, ServerFactory, until
 
 
@@ -59,3 +60,31 @@ async def test_the_queue_per_device_is_bounded(
         await lwm2m.device.read("full", [Path(3, 0, 0)])
     await device.wake()
     assert all(r[0].value == "ha-lwm2m" for r in await asyncio.gather(*waiting))
+
+
+async def test_requests_queued_for_a_sleeping_device_go_in_the_order_they_were_made(
+    make_server: ServerFactory, make_device: DeviceFactory
+) -> None:
+    lwm2m, events = await make_server(awake_time=0.3, queue_limit=64)
+    device = await make_device(lwm2m, "orderly", binding="UQ", auto_update=False)
+    await events.wait("endpoint_registered", "orderly")
+    await device.sleep()
+    await events.wait("endpoint_asleep", "orderly", wait_s=5)
+    path = Path(3311, 0, 5851)
+    writes = [
+        asyncio.create_task(lwm2m.device.write("orderly", path, [Record(path, n)], replace=True))
+        for n in range(32)
+    ]
+    await until(lambda: lwm2m.presence.waiting("orderly") == 32)
+    seen: list[object] = []
+    original = device.set_value
+
+    def recording(target: Path | str, value: Value) -> None:
+        if str(target) == str(path):
+            seen.append(value)
+        original(target, value)
+
+    device.set_value = recording  # type: ignore[method-assign,assignment]
+    await device.wake()
+    await asyncio.gather(*writes)
+    assert seen == list(range(32))  # in the order they were made: the last write wins
