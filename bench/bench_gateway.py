@@ -125,8 +125,14 @@ async def start_gateway(data_dir: str) -> tuple[asyncio.subprocess.Process, int,
     return proc, coap_port, api_url
 
 
-async def start_gateway_process(data_dir: str) -> tuple[asyncio.subprocess.Process, int, int, str]:
-    """The gateway process; its CoAP, coaps and API ports."""
+LOGS: dict[int, list[str]] = {}  # by pid: what a captured gateway wrote to stderr
+
+
+async def start_gateway_process(
+    data_dir: str, *, capture: bool = False
+) -> tuple[asyncio.subprocess.Process, int, int, str]:
+    """The gateway process; its CoAP, coaps and API ports. With capture, its log is kept in
+    LOGS[pid] (else discarded)."""
     # thousands of devices register from one host here: no per-source rate limit
     config = Path(data_dir) / "bench.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
@@ -143,14 +149,16 @@ async def start_gateway_process(data_dir: str) -> tuple[asyncio.subprocess.Proce
         if not line:
             raise RuntimeError("gateway exited before listening")
         if match := PORTS.search(line):
-            asyncio.get_running_loop().create_task(drain(proc.stderr))
+            sink = LOGS.setdefault(proc.pid, []) if capture else None
+            asyncio.get_running_loop().create_task(drain(proc.stderr, sink))
             coaps = int(match[4]) if match[4] else 0
             return proc, int(match[1]), coaps, f"ws://{match[2]}:{match[3]}/ws"
 
 
-async def drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
+async def drain(stream: asyncio.StreamReader, sink: list[str] | None = None) -> None:
+    while line := await stream.readline():
+        if sink is not None:
+            sink.append(line.decode("utf-8", "replace"))
 
 
 class ApiClient:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .app import Gateway, quiet_coap_shutdown
+from .coap import quiet_coap_logs
 from .config import ConfigError, load_config
 from .server.transport import ListenError
 from .store import StoreError
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_coap_logs(logging.getLevelName(config.log_level))
     try:
         gateway = Gateway(config)
     except StoreError as err:

@@ -111,8 +111,9 @@ class _MalformedDatagrams(logging.Filter):
         return True
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """aiocoap's own "Ignoring unparsable message" warning, one per datagram."""
-        if str(record.msg).startswith("Ignoring unparsable message"):
+        """aiocoap's own warnings about a bad datagram, one per datagram."""
+        text = str(record.msg)
+        if text.startswith("Ignoring unparsable message") or "(those don't fit)" in text:
             self.dropped += 1
             return self._due()
         return True
@@ -120,6 +121,13 @@ class _MalformedDatagrams(logging.Filter):
 
 MALFORMED = _MalformedDatagrams()
 logging.getLogger("coap").addFilter(MALFORMED)
+
+
+def quiet_coap_logs(level: int) -> None:
+    """aiocoap logs a line at INFO for every unmatched response, duplicate or ping: at the
+    gateway's INFO that is a line per datagram of garbage. It speaks at WARNING (rate-limited
+    above) unless the gateway runs at DEBUG."""
+    logging.getLogger("coap").setLevel(logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
 
 
 class _UDP6Interface(MessageInterfaceUDP6):  # type: ignore[misc]
