@@ -33,6 +33,8 @@ class ServerConfig:
     inventory_concurrency: int = 32  # inventories (Discover + Read of new devices) at once
     inventory_queue: int = 1000  # inventories waiting; past that new devices are not inventoried
     watchdog_interval: float = 60.0  # s between checks for dead or silent observations
+    observation_silence: float = 3600.0  # s without a notification (no pmax set) before an
+    # observation is taken for dead and made again; 0: only observations with a pmax
     unknown_endpoints: str = "accept"  # accept, approve or reject (admission.py)
     max_endpoints: int = 20000
     max_pending: int = 32  # unknown devices waiting for approval; the oldest is dropped

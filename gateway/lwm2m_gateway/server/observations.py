@@ -232,12 +232,14 @@ class Observations:
             finally:
                 self._healing.discard((state.name, key))
 
-    def stale(self, state: EndpointState, margin: float) -> list[str]:
-        """Live observations silent for longer than twice their pmax plus margin."""
+    def stale(self, state: EndpointState, margin: float, silence: float) -> list[str]:
+        """Live observations silent for longer than twice their pmax plus margin, or, with no
+        pmax written, than silence (0: never)."""
         now, out = time.monotonic(), []
         for key, observation in self._live.get(state.name, {}).items():
             pmax = max((state.pmax.get(p, 0.0) for p in observation.paths), default=0.0)
-            if pmax and now - observation.last_heard > 2 * pmax + margin:
+            limit = 2 * pmax + margin if pmax else silence
+            if limit and now - observation.last_heard > limit:
                 out.append(key)
         return out
 

@@ -145,7 +145,8 @@ class Lwm2mServer:
             for state in self.registrations.states():
                 if state.asleep or not state.reachable:
                     continue  # they are healed when they next speak
-                for key in self.observations.stale(state, margin=interval):
+                silence = self.config.observation_silence
+                for key in self.observations.stale(state, margin=interval, silence=silence):
                     self.observations.restart(state.name, key)
                 if self.observations.missing(state.name):
                     await self.observations.heal(state)

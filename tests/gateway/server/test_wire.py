@@ -422,3 +422,18 @@ async def test_a_flood_of_silent_registrations_queues_a_bounded_inventory(
     assert outstanding <= 4  # only the running inventories have a request out
     for device in devices:
         device.close()
+
+
+async def test_a_silent_observation_is_taken_for_dead_and_made_again(
+    make_server: ServerFactory,
+) -> None:
+    lwm2m, events = await make_server(
+        initial_read=False, watchdog_interval=0.3, observation_silence=0.5
+    )
+    device = await register(lwm2m, events, "too-quiet", b'</>;rt="oma.lwm2m",</3/0>')
+    await lwm2m.observations.observe("too-quiet", [Path(3, 0, 0)])
+    first = (await device.next_request()).message
+    again = (await device.next_request(wait_s=5)).message  # no notification came: observed anew
+    assert (again.code, again.opt.observe) == (Code.GET, 0)
+    assert again.token != first.token
+    device.close()
