@@ -65,6 +65,10 @@ class Gateway:
                 max_endpoints=config.max_endpoints,
                 max_pending=config.max_pending,
                 register_rate=config.register_rate,
+                inventory_concurrency=config.inventory_concurrency,
+                inventory_queue=config.inventory_queue,
+                watchdog_interval=config.watchdog_interval,
+                observation_silence=config.observation_silence,
                 request_timeout=config.request_timeout,
                 queue_timeout=config.queue_timeout,
                 firmware=FirmwareSettings(

@@ -26,6 +26,14 @@ SCHEMA = vol.Schema(
         ),
         vol.Optional("max_endpoints", default=20000): vol.All(int, vol.Range(min=1)),
         vol.Optional("max_pending", default=32): vol.All(int, vol.Range(min=1, max=10000)),
+        vol.Optional("inventory_concurrency", default=32): vol.All(int, vol.Range(min=1)),
+        vol.Optional("inventory_queue", default=1000): vol.All(int, vol.Range(min=0)),
+        vol.Optional("watchdog_interval", default=60.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0.1)
+        ),
+        vol.Optional("observation_silence", default=3600.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0)
+        ),
         vol.Optional("register_rate", default=120.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
         vol.Optional("api_host", default="127.0.0.1"): str,
         vol.Optional("api_port", default=8765): PORT,
@@ -72,6 +80,10 @@ class GatewayConfig:
     max_endpoints: int
     max_pending: int
     register_rate: float
+    inventory_concurrency: int
+    inventory_queue: int
+    watchdog_interval: float
+    observation_silence: float
     api_host: str
     api_port: int
     data_dir: Path
@@ -133,6 +145,10 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         max_endpoints=valid["max_endpoints"],
         max_pending=valid["max_pending"],
         register_rate=valid["register_rate"],
+        inventory_concurrency=valid["inventory_concurrency"],
+        inventory_queue=valid["inventory_queue"],
+        watchdog_interval=valid["watchdog_interval"],
+        observation_silence=valid["observation_silence"],
         api_host=valid["api_host"],
         api_port=valid["api_port"],
         data_dir=Path(valid["data_dir"]),
