@@ -24,7 +24,8 @@ IMAGE = b"FW 2.0.0\n" + bytes(range(256)) * 160  # ~40 KiB: dozens of CoAP block
 
 
 async def start(data_dir: FilePath, coap_port: int = 0) -> Gateway:
-    config = load_config(None, {"coap_port": coap_port, "api_port": 0, "data_dir": str(data_dir),
+    config = load_config(None, {"coap_port": coap_port, "coaps_port": 0, "api_port": 0,
+                                "data_dir": str(data_dir),
                                 "request_timeout": 5})  # fmt: skip
     gateway = Gateway(config)
     await gateway.start()
