@@ -12,6 +12,8 @@ from lwm2m_gateway.server import Lwm2mServer
 from tests.gateway.conftest import Events, ServerFactory
 
 CLIENT = shutil.which("coap-client-openssl")
+# the same libcoap client over another TLS stack (Debian ships both in libcoap3-bin)
+DTLS_CLIENTS = {"openssl": CLIENT, "gnutls": shutil.which("coap-client-gnutls")}
 
 
 @pytest.fixture(autouse=True)
@@ -22,10 +24,11 @@ def require_client() -> None:
         pytest.skip("coap-client-openssl is not installed (Debian libcoap3-bin)")
 
 
-async def coap_client(*args: str) -> str:
-    assert CLIENT is not None
+async def coap_client(*args: str, binary: str | None = None) -> str:
+    binary = binary or CLIENT
+    assert binary is not None
     process = await asyncio.create_subprocess_exec(
-        CLIENT, "-B", "5", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        binary, "-B", "5", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(process.communicate(), 20)
     return (out + err).decode()
@@ -61,16 +64,22 @@ async def test_libcoap_client_gets_4_00_for_a_register_without_endpoint(
     assert lwm2m.registrations.names() == []
 
 
-async def test_libcoap_openssl_registers_over_dtls_psk_and_a_wrong_key_is_refused(
-    make_server: ServerFactory,
+@pytest.mark.parametrize("stack", sorted(DTLS_CLIENTS))
+async def test_libcoap_registers_over_dtls_psk_and_a_wrong_key_is_refused(
+    make_server: ServerFactory, stack: str
 ) -> None:
+    binary = DTLS_CLIENTS[stack]
+    if binary is None:
+        if os.environ.get("LWM2M_REQUIRE_PEERS") == "1":
+            pytest.fail(f"coap-client-{stack} is required (Debian libcoap3-bin)")
+        pytest.skip(f"coap-client-{stack} is not installed")
     lwm2m, events = await make_server(coaps_port=0, initial_read=False)
     key = "libcoap-secret-key"
     lwm2m.security.set("libcoap-psk", "libcoap-id", key.encode())
     base = f"coaps://127.0.0.1:{lwm2m.coaps_port}"
     await coap_client(
         "-u", "libcoap-id", "-k", key, "-m", "post", "-t", "40", "-e", "</3/0>",
-        f"{base}/rd?ep=libcoap-psk&lt=60&lwm2m=1.1",
+        f"{base}/rd?ep=libcoap-psk&lt=60&lwm2m=1.1", binary=binary,
     )  # fmt: skip
     registered = await events.wait("endpoint_registered", "libcoap-psk")
     assert registered.data["security"] == "psk"
@@ -79,7 +88,7 @@ async def test_libcoap_openssl_registers_over_dtls_psk_and_a_wrong_key_is_refuse
     # the same identity with a wrong key: the handshake fails, nothing registers
     wrong = await coap_client(
         "-u", "libcoap-id", "-k", "not-the-key", "-m", "post", "-t", "40", "-e", "</3/0>",
-        f"{base}/rd?ep=libcoap-psk&lt=90&lwm2m=1.1",
+        f"{base}/rd?ep=libcoap-psk&lt=90&lwm2m=1.1", binary=binary,
     )  # fmt: skip
     assert "2.01" not in wrong
     assert lwm2m.registrations.get("libcoap-psk").registration.lifetime == 60
