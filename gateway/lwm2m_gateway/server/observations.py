@@ -181,34 +181,34 @@ class Observations:
 
     # --- self-healing: observations that ended without a cancel come back -------------------------
 
-    def missing(self, endpoint: str) -> dict[str, list[Path]]:
-        """Stored observations of this endpoint that deliver nothing now."""
-        live = self._live.get(endpoint, {})
-        out = {}
-        for key, data in self._store.load_observations_of(endpoint).items():
-            if key in live and live[key].live:
-                continue
-            try:
-                out[key] = [Path.parse(p) for p in data.get("paths", key.split(","))]
-            except InvalidPath:
-                continue
-        return out
-
     def _stored_keys(self, endpoint: str) -> set[str]:
+        """The keys of the store's observations of this endpoint, read once and kept."""
         keys = self._stored.get(endpoint)
         if keys is None:
             keys = self._stored[endpoint] = set(self._store.load_observations_of(endpoint))
         return keys
 
+    def _dead_keys(self, endpoint: str) -> list[str]:
+        live = self._live.get(endpoint, {})
+        return [k for k in self._stored_keys(endpoint) if not (k in live and live[k].live)]
+
+    def missing(self, endpoint: str) -> dict[str, list[Path]]:
+        """Stored observations of this endpoint that deliver nothing now (from memory: the
+        key names the paths, as observation_key writes it)."""
+        out = {}
+        for key in self._dead_keys(endpoint):
+            try:
+                out[key] = [Path.parse(p) for p in key.split(",")]
+            except InvalidPath:
+                continue
+        return out
+
     def heal_soon(self, state: EndpointState) -> None:
         """The device spoke (Update, Send, a notification on another token): re-observe what
         died. A contact is frequent, so this checks memory only; a key that could not be
         re-observed waits HEAL_INTERVAL before the next try."""
-        live = self._live.get(state.name, {})
         now = time.monotonic()
-        for key in self._stored_keys(state.name):
-            if key in live and live[key].live:
-                continue
+        for key in self._dead_keys(state.name):
             if (state.name, key) in self._healing:
                 continue
             if now - self._healed_at.get(f"{state.name}\n{key}", -HEAL_INTERVAL) < HEAL_INTERVAL:

@@ -148,8 +148,7 @@ class Lwm2mServer:
                 silence = self.config.observation_silence
                 for key in self.observations.stale(state, margin=interval, silence=silence):
                     self.observations.restart(state.name, key)
-                if self.observations.missing(state.name):
-                    await self.observations.heal(state)
+                await self.observations.heal(state)  # nothing to do when nothing died
 
     async def stop(self) -> None:
         self.registrations.stop()
