@@ -24,7 +24,7 @@ from typing import Any
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from ..coap import host_of
+from ..coap import host_of, wait_response
 from ..lwm2m.codecs import ContentFormat, encode
 from ..lwm2m.errors import BadRequest, DeviceError, Forbidden, Lwm2mError, raise_for_code
 from ..lwm2m.links import parse_link_format
@@ -37,6 +37,7 @@ from .config import ServerConfig
 from .dtls import identity_of
 from .events import EventBus, ServerEvent
 from .persistence import SettingStore
+from .requests import RETRY_CODES
 from .security import Security
 from .tasks import BackgroundTasks
 from .transport import CoapTransport
@@ -46,7 +47,6 @@ CONFIG_KEY = "bootstrap.config"
 SHORT_SERVER_ID = 1
 SECURITY_MODE_PSK, SECURITY_MODE_NOSEC = 0, 3
 LWM2M_VERSION_PREFIX = re.compile(r'^\s*lwm2m="?[0-9.]+"?\s*(,|$)')
-RETRY_CODES = frozenset({Code.NOT_ACCEPTABLE, Code.UNSUPPORTED_CONTENT_FORMAT})
 DEFAULTS: dict[str, Any] = {"lifetime": 300, "binding": "U", "notification_storing": True}
 # the formats a Bootstrap-Write may take, best first, when the client names none it prefers
 WRITE_FORMATS = (ContentFormat.SENML_CBOR, ContentFormat.SENML_JSON, ContentFormat.TLV)
@@ -288,8 +288,9 @@ class BootstrapServer:
         message = aiocoap.Message(code=code, uri_path=uri_path, **options)
         message.remote = remote
         try:
-            response: aiocoap.Message = await asyncio.wait_for(
-                self._transport.request(message).response, self._config.request_timeout
+            # never cancels aiocoap's future on a timeout (coap.wait_response says why)
+            response = await wait_response(
+                self._transport.request(message), self._config.request_timeout
             )
         except TimeoutError:
             raise Lwm2mError(
