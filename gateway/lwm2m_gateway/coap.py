@@ -17,6 +17,8 @@ from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
 
+from .quiet_log import QuietLog
+
 
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
@@ -95,27 +97,20 @@ class _MalformedDatagrams(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.dropped = 0
-        self._last = -MALFORMED_LOG_INTERVAL
+        self._quiet = QuietLog(_LOGGER, MALFORMED_LOG_INTERVAL)
 
     def note(self, source: object, err: Exception) -> None:
         self.dropped += 1
-        if self._due():
+        if self._quiet.due("malformed") is not None:
             _LOGGER.warning("Dropped malformed datagrams (%d so far; the last from %s: %s)",
                             self.dropped, source, str(err)[:120])  # fmt: skip
-
-    def _due(self) -> bool:
-        now = asyncio.get_running_loop().time()
-        if now - self._last < MALFORMED_LOG_INTERVAL:
-            return False
-        self._last = now
-        return True
 
     def filter(self, record: logging.LogRecord) -> bool:
         """aiocoap's own warnings about a bad datagram, one per datagram."""
         text = str(record.msg)
         if text.startswith("Ignoring unparsable message") or "(those don't fit)" in text:
             self.dropped += 1
-            return self._due()
+            return self._quiet.due("malformed") is not None
         return True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..lwm2m.errors import Forbidden, ServerFull, TooManyRequests
 from ..lwm2m.registration import Registration
+from ..quiet_log import QuietLog
 from .config import ServerConfig
 from .events import EventBus
 from .persistence import AdmissionStore
@@ -68,26 +69,6 @@ class _Bucket:
         return True
 
 
-class _QuietLog:
-    """A log line at most once per interval per key, counting what it held back."""
-
-    def __init__(self, interval: float = 60.0) -> None:
-        self._interval = interval
-        self._last: dict[str, tuple[float, int]] = {}
-
-    def warn(self, key: str, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        last, held = self._last.get(key, (0.0, 0))
-        if now - last < self._interval:
-            self._last[key] = (last, held + 1)
-            return
-        if len(self._last) > 10000:
-            self._last.clear()
-        self._last[key] = (now, 0)
-        suffix = f" ({held} more like it not logged)" if held else ""
-        _LOGGER.warning(message + suffix, *args)
-
-
 class Admission:
     def __init__(self, config: ServerConfig, store: AdmissionStore, events: EventBus) -> None:
         if config.unknown_endpoints not in POLICIES:
@@ -99,7 +80,7 @@ class Admission:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._by_registration_id: dict[str, str] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self.quiet = _QuietLog()  # refusals, at most one line a minute per key
+        self.quiet = QuietLog(_LOGGER)  # refusals, at most one line a minute per key
 
     @property
     def policy(self) -> str:

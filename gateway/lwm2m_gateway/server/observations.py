@@ -22,6 +22,7 @@ from ..lwm2m.codecs import encode_paths
 from ..lwm2m.errors import Lwm2mError, raise_for_code
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.values import Record
+from ..quiet_log import QuietLog
 from .endpoint import EndpointState
 from .persistence import ObservationStore
 from .presence import Presence
@@ -78,7 +79,7 @@ class Observations:
         self._store = store
         self._tasks = tasks
         self._live: dict[str, dict[str, Observation]] = {}
-        self._complained: dict[tuple[str, str], float] = {}
+        self._quiet = QuietLog(_LOGGER)  # bad notifications: a line a minute per observation
         self._healing: set[tuple[str, str]] = set()  # (endpoint, key) being re-established
         self._healed_at: dict[str, float] = {}  # "endpoint\nkey" -> last re-observe attempt
         self._stored: dict[str, set[str]] = {}  # the store's observation keys, cached
@@ -138,7 +139,9 @@ class Observations:
                 try:
                     records = self._requests.decode(state, notification, fmt, base)
                 except Exception as err:  # one bad notification never ends the observation
-                    self._bad_notification(name, observation.key, err)
+                    self._quiet.warn(f"{name}\n{observation.key}",
+                                     "Dropped a bad notification from %s on %s: %s",
+                                     name, observation.key, err)  # fmt: skip
                     continue
                 self._values.apply(state, records)
         except aiocoap.error.NetworkError as err:  # e.g. ICMP port unreachable
@@ -151,16 +154,6 @@ class Observations:
             mine = self._live.get(name, {})
             if mine.get(observation.key) is observation:
                 del mine[observation.key]
-
-    def _bad_notification(self, name: str, key: str, err: Exception) -> None:
-        """Log a dropped notification, at most once a minute per observation."""
-        now = time.monotonic()
-        if now - self._complained.get((name, key), -60.0) < 60.0:
-            return
-        if len(self._complained) > 10000:
-            self._complained.clear()
-        self._complained[(name, key)] = now
-        _LOGGER.warning("Dropped a bad notification from %s on %s: %s", name, key, err)
 
     async def cancel_observe(
         self, endpoint: str, paths: Sequence[Path], *, active: bool = True
