@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import secrets
 import socket
@@ -219,6 +220,11 @@ async def open_psk_client_context(
             }
         }
     )
+
+    if importlib.util.find_spec("DTLSSocket") is None:  # aiocoap would fail in the handshake
+        raise RuntimeError(
+            "simulated DTLS devices need DTLSSocket: pip install 'lwm2m-gateway[simulator-dtls]'"
+        )
 
     async def dtls(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
         return await MessageInterfaceTinyDTLS.create_client_transport_endpoint(
