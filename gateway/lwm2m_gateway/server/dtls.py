@@ -273,6 +273,7 @@ def _server_context(lookup: KeyLookup, cookie_secret: bytes) -> tuple[SSL.Contex
     alive as long as the context."""
     context = SSL.Context(SSL.DTLS_SERVER_METHOD)
     context.set_min_proto_version(DTLS1_2_VERSION)
+    context.set_mode(SSL.MODE_RELEASE_BUFFERS)  # an idle session keeps no record buffers
     context.set_options(
         SSL.OP_NO_QUERY_MTU | _lib.SSL_OP_COOKIE_EXCHANGE | _lib.SSL_OP_NO_RENEGOTIATION
     )
