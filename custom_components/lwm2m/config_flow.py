@@ -10,6 +10,7 @@ from typing import Any
 import voluptuous as vol
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -100,6 +101,9 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="not_lwm2m_gateway")
         self._host, self._port = discovery_info.host, discovery_info.port or DEFAULT_PORT
         await self.async_set_unique_id(str(gateway_id))
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, str(gateway_id))
+        if entry is not None and entry.state is ConfigEntryState.LOADED:
+            entry.runtime_data.async_reconnect_now()  # it is back: no need to wait out a backoff
         self._abort_if_unique_id_configured(updates={CONF_HOST: self._host, CONF_PORT: self._port})
         self.context["title_placeholders"] = {"host": self._host}
         return await self.async_step_zeroconf_confirm()

@@ -26,4 +26,4 @@ PLATFORMS: Final = [
 ]
 EVENT_LWM2M: Final = "lwm2m_event"
 RECONNECT_MIN: Final = 1.0
-RECONNECT_MAX: Final = 60.0
+RECONNECT_MAX: Final = 10.0  # s: entities back within about this long of the gateway

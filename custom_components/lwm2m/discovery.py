@@ -351,7 +351,7 @@ SCHEMAS: tuple[DiscoverySchema, ...] = (
         instances=frozenset({0}),
         resource=3,
         description=UpdateEntityDescription(
-            key="firmware", device_class=UpdateDeviceClass.FIRMWARE
+            key="firmware", translation_key="firmware", device_class=UpdateDeviceClass.FIRMWARE
         ),
     ),
     # --- events

@@ -86,10 +86,13 @@ class LwM2MEntity(Entity):
     def _changed(self) -> None:
         self.async_write_ha_state()
 
-    async def command(self, command: str, **args: Any) -> None:
-        """Send a command for this entity; a failure becomes a translated HomeAssistantError."""
+    async def command(self, command: str, **args: Any) -> dict[str, Any]:
+        """Send a command for this entity and return its result; a failure becomes a translated
+        HomeAssistantError."""
         try:
-            await self.runtime.client.command(command, endpoint=self.discovered.endpoint, **args)
+            return await self.runtime.client.command(
+                command, endpoint=self.discovered.endpoint, **args
+            )
         except (CommandError, CannotConnect) as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

@@ -22,17 +22,43 @@ async def async_setup_entry(
 
 
 class LwM2MEvent(LwM2MEntity, EventEntity):
+    """A press is the counter going up in a notification seen live, once the observation
+    stands: a counter that moved while nobody watched (before set-up, during a reconnect, in
+    the first answer to Observe) only sets the baseline."""
+
     _attr_event_types = ["press"]
+    observe_instance = False  # observed here, so presses count only once it stands
 
     def __init__(self, runtime: LwM2MRuntime, value: DiscoveredValue) -> None:
         super().__init__(runtime, value)
         self._count: Any = self.resource_value
+        self._armed = False
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        self.runtime.entry.async_create_background_task(
+            self.hass, self._arm(), f"lwm2m observe {self.discovered.endpoint}{self.discovered.path}"
+        )  # fmt: skip
+
+    async def _arm(self) -> None:
+        await self.runtime.async_ensure_observed(
+            self.discovered.endpoint, self.discovered.instance_path
+        )
+        self._count = self.resource_value
+        self._armed = True
 
     @callback
     def _changed(self) -> None:
-        count = self.resource_value
-        pressed = isinstance(count, int) and isinstance(self._count, int) and count > self._count
+        state = self.runtime.state
+        count, previous = self.resource_value, self._count
+        live = self._armed and state.changing_path == self.discovered.path
         self._count = count
-        if pressed:
+        if not state.connected:
+            self._armed = False  # armed again once the reconnect has resynchronised
+        elif not self._armed and (self.discovered.endpoint, self.discovered.instance_path) in (
+            self.runtime.observed
+        ):
+            self._armed = True
+        if live and isinstance(count, int) and isinstance(previous, int) and count > previous:
             self._trigger_event("press", {"count": count})
         self.async_write_ha_state()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 
 from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
 from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
@@ -22,6 +25,14 @@ from .pending import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+DEVICE_RESOURCES = {"/3/0/0", "/3/0/1", "/3/0/2", "/3/0/3", "/3/0/18"}  # the device page's
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Seconds before reconnect attempt number attempt (0 first): doubling from RECONNECT_MIN
+    up to RECONNECT_MAX, so entities are back within about that long of the gateway; jittered,
+    so the clients of one gateway do not all knock at once."""
+    return float(min(RECONNECT_MAX, RECONNECT_MIN * 2**attempt)) * random.uniform(0.75, 1.0)
 
 
 @dataclass(slots=True)
@@ -164,6 +175,10 @@ class GatewayState:
         self.gateway_version = gateway_version
         self.endpoints: dict[str, EndpointInfo] = {}
         self.connected = True
+        # the path whose notification listeners are being told of, None for a change of the
+        # endpoint as a whole (registration, resynchronisation): a push button counts presses
+        # only from the former
+        self.changing_path: str | None = None
         self._endpoint_listeners: dict[str, list[Callable[[], None]]] = {}
         self._instance_listeners: dict[tuple[str, str], list[Callable[[], None]]] = {}
         self._new_listeners: list[Callable[[EndpointInfo], None]] = []
@@ -202,8 +217,12 @@ class GatewayState:
     @callback
     def notify_value(self, endpoint: str, path: str) -> None:
         instance_path = "/" + "/".join(path.strip("/").split("/")[:2])
-        for cb in list(self._instance_listeners.get((endpoint, instance_path), [])):
-            cb()
+        self.changing_path = path
+        try:
+            for cb in list(self._instance_listeners.get((endpoint, instance_path), [])):
+                cb()
+        finally:
+            self.changing_path = None
 
     @callback
     def notify_all(self) -> None:
@@ -233,6 +252,7 @@ class LwM2MRuntime:
     observed: set[tuple[str, str]] = field(default_factory=set)
     wanted: set[tuple[str, str]] = field(default_factory=set)
     _reconnect: asyncio.Task[None] | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _closing: bool = False
 
     async def async_start(self) -> None:
@@ -242,6 +262,7 @@ class LwM2MRuntime:
         endpoints = await self.client.start_listening(self._on_event)
         for data in endpoints:
             self.state.replace(data)
+            self._sync_device(str(data["endpoint"]))
         schema = int((self.client.server_info or {}).get("schema_version", 1))
         if schema >= 3:  # admission arrived with schema 3
             pending = await self.client.command("list_pending")
@@ -283,10 +304,13 @@ class LwM2MRuntime:
             path = str(data.get("path", ""))
             info.set_value(path, data.get("value"), data.get("timestamp"))
             self.state.notify_value(endpoint, path)
+            if path in DEVICE_RESOURCES:
+                self._sync_device(endpoint)
         elif event in ("endpoint_registered", "endpoint_updated"):
             if event == "endpoint_registered":  # a new registration: observations restart
                 self.observed = {o for o in self.observed if o[0] != endpoint}
             self.state.replace(data)
+            self._sync_device(endpoint)
             self._fire(event.removeprefix("endpoint_"), endpoint)
         elif event == "endpoint_deregistered" and info is not None:
             info.online = False
@@ -302,6 +326,29 @@ class LwM2MRuntime:
         elif event in ("endpoint_awake", "endpoint_asleep") and info is not None:
             info.asleep = event == "endpoint_asleep"
             self.state.notify(endpoint)
+
+    @callback
+    def _sync_device(self, endpoint: str) -> None:
+        """Keep the device page current: a firmware update changes 3/0/3, and a device may
+        report its model or serial only once it has been read."""
+        info = self.state.endpoints.get(endpoint)
+        devices = dr.async_get(self.hass)
+        device = devices.async_get_device(identifiers={(DOMAIN, endpoint)})
+        if info is None or device is None:
+            return  # its entities create it, from the same values
+        manufacturer = info.manufacturer or device.manufacturer
+        model = info.model or device.model
+        serial_number = info.serial_number or device.serial_number
+        sw_version = info.firmware_version or device.sw_version
+        hw_version = info.hardware_version or device.hw_version
+        if (manufacturer, model, serial_number, sw_version, hw_version) != (
+            device.manufacturer, device.model, device.serial_number, device.sw_version,
+            device.hw_version,
+        ):  # fmt: skip
+            devices.async_update_device(
+                device.id, manufacturer=manufacturer, model=model, serial_number=serial_number,
+                sw_version=sw_version, hw_version=hw_version,
+            )  # fmt: skip
 
     def _fire(self, kind: str, endpoint: str, reason: Any = None) -> None:
         payload = {"type": kind, "endpoint": endpoint, "gateway_id": self.state.gateway_id}
@@ -321,11 +368,20 @@ class LwM2MRuntime:
             self.hass, self._reconnect_loop(), f"{DOMAIN} reconnect"
         )
 
+    @callback
+    def async_reconnect_now(self) -> None:
+        """The gateway announced itself (zeroconf): try at once instead of waiting out the
+        backoff."""
+        self._wake.set()
+
     async def _reconnect_loop(self) -> None:
-        """Back off 1 s .. 60 s; resynchronise from start_listening; log once per outage."""
-        delay = RECONNECT_MIN
+        """Back off (reconnect_delay), or wake on an announcement; resynchronise from
+        start_listening; log once per outage."""
+        attempt = 0
         while not self._closing:
-            await asyncio.sleep(delay)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), reconnect_delay(attempt))
             try:
                 await self.client.disconnect()
                 await self.async_start()
@@ -334,7 +390,7 @@ class LwM2MRuntime:
                 self.entry.async_start_reauth(self.hass)
                 return
             except GatewayError:
-                delay = min(RECONNECT_MAX, delay * 2)
+                attempt += 1
                 continue
             self.state.connected = True
             _LOGGER.info("Reconnected to the LwM2M gateway at %s", self.client.url)

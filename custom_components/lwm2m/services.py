@@ -7,7 +7,7 @@ from typing import Any
 
 import voluptuous as vol
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 
@@ -126,7 +126,7 @@ async def _upload_firmware(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
         try:
             result = await runtime.client.command("firmware_add_image", **args)
         except (CommandError, CannotConnect) as err:
-            raise ServiceValidationError(
+            raise HomeAssistantError(  # the gateway or the device failed, not the input
                 translation_domain=DOMAIN, translation_key="command_failed",
                 translation_placeholders={"command": "upload_firmware", "endpoint": "-",
                                           "path": path, "error": str(err)},
@@ -139,7 +139,7 @@ async def _cancel_firmware(hass: HomeAssistant, call: ServiceCall) -> ServiceRes
     try:
         await runtime.client.command("firmware_cancel", endpoint=endpoint)
     except (CommandError, CannotConnect) as err:
-        raise ServiceValidationError(
+        raise HomeAssistantError(  # the gateway or the device failed, not the input
             translation_domain=DOMAIN, translation_key="command_failed",
             translation_placeholders={"command": "cancel_firmware_update", "endpoint": endpoint,
                                       "path": "/5/0", "error": str(err)},
@@ -163,7 +163,7 @@ def async_register_services(hass: HomeAssistant) -> None:
         try:
             result = await runtime.client.command(call.service, **args)
         except (CommandError, CannotConnect) as err:
-            raise ServiceValidationError(
+            raise HomeAssistantError(  # the gateway or the device failed, not the input
                 translation_domain=DOMAIN, translation_key="command_failed",
                 translation_placeholders={"command": call.service, "endpoint": endpoint,
                                           "path": path, "error": str(err)},

@@ -28,15 +28,24 @@ async def async_setup_entry(
 
 
 class LwM2MUpdate(LwM2MEntity, UpdateEntity):
-    _attr_supported_features = (
-        UpdateEntityFeature.INSTALL
-        | UpdateEntityFeature.PROGRESS
-        | UpdateEntityFeature.RELEASE_NOTES
-    )
-
     def __init__(self, runtime: LwM2MRuntime, value: DiscoveredValue) -> None:
         super().__init__(runtime, value)
-        self._finished = asyncio.Event()
+        self._awaited: asyncio.Future[dict[str, Any]] | None = None  # the install's verdict
+        self._awaited_job: dict[str, Any] | None = None  # the job the install started
+
+    @property
+    def supported_features(self) -> UpdateEntityFeature:
+        """Release notes only when the image has some: the dialog waits for them otherwise."""
+        features = UpdateEntityFeature.INSTALL | UpdateEntityFeature.PROGRESS
+        if self._notes is not None:
+            features |= UpdateEntityFeature.RELEASE_NOTES
+        return features
+
+    @property
+    def _notes(self) -> str | None:
+        image = self._available_image
+        notes = image.get("release_notes") if image else None
+        return notes if isinstance(notes, str) and notes else None
 
     @property
     def _available_image(self) -> dict[str, Any] | None:
@@ -65,14 +74,11 @@ class LwM2MUpdate(LwM2MEntity, UpdateEntity):
 
     @property
     def release_summary(self) -> str | None:
-        image = self._available_image
-        notes = image.get("release_notes") if image else None
-        return notes[:255] if isinstance(notes, str) else None
+        notes = self._notes
+        return notes[:255] if notes else None
 
     async def async_release_notes(self) -> str | None:
-        image = self._available_image
-        notes = image.get("release_notes") if image else None
-        return notes if isinstance(notes, str) else None
+        return self._notes
 
     @property
     def in_progress(self) -> bool:
@@ -96,10 +102,19 @@ class LwM2MUpdate(LwM2MEntity, UpdateEntity):
 
     @callback
     def _changed(self) -> None:
-        job = self._job
-        if job is not None and job.get("status") not in ACTIVE:
-            self._finished.set()
+        self._check_awaited()
         super()._changed()
+
+    @callback
+    def _check_awaited(self) -> None:
+        """Resolve the install's wait once *its* job ended: the one before it has ended too,
+        and is still what the gateway reports until the new job's first progress."""
+        job, awaited, started = self._job, self._awaited, self._awaited_job
+        if awaited is None or awaited.done() or job is None or started is None:
+            return
+        same = all(job.get(key) == started.get(key) for key in ("image_id", "started_at"))
+        if same and job.get("status") not in ACTIVE:
+            awaited.set_result(job)
 
     async def async_install(self, version: str | None, backup: bool, **kwargs: Any) -> None:
         """Start the update on the gateway and wait for the device's verdict, so a failure the
@@ -110,16 +125,18 @@ class LwM2MUpdate(LwM2MEntity, UpdateEntity):
                 translation_domain=DOMAIN, translation_key="no_firmware",
                 translation_placeholders={"endpoint": self.discovered.endpoint},
             )  # fmt: skip
-        self._finished.clear()
-        await self.command("firmware_update", image_id=image["image_id"])
+        self._awaited, self._awaited_job = self.hass.loop.create_future(), None
         try:
-            await asyncio.wait_for(self._finished.wait(), INSTALL_TIMEOUT)
+            self._awaited_job = await self.command("firmware_update", image_id=image["image_id"])
+            self._check_awaited()  # a quick device may have finished already
+            job = await asyncio.wait_for(self._awaited, INSTALL_TIMEOUT)
         except TimeoutError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="firmware_timeout",
                 translation_placeholders={"endpoint": self.discovered.endpoint},
             ) from err  # fmt: skip
-        job = self._job or {}
+        finally:
+            self._awaited = None
         if job.get("status") != "succeeded":
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="firmware_failed",
