@@ -170,8 +170,11 @@ class GatewayClient:
         extra = {"args": args} if args else {}
         await self.command("execute", endpoint=endpoint, path=path, **extra)
 
-    async def observe(self, endpoint: str, path: str) -> None:
-        await self.command("observe", endpoint=endpoint, path=path)
+    async def observe(self, endpoint: str, path: str) -> list[dict[str, Any]]:
+        """Observe path; the values of the first notification."""
+        result = await self.command("observe", endpoint=endpoint, path=path)
+        values = result.get("values") if isinstance(result, dict) else None
+        return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
 
     async def write_attributes(self, endpoint: str, path: str, **attributes: Any) -> None:
         await self.command("write_attributes", endpoint=endpoint, path=path, **attributes)

@@ -35,7 +35,15 @@ class LwM2MEntity(Entity):
             label = f"{value.object_name or value.object_id}"
             if value.instance_id:
                 label += f" {value.instance_id}"
-            self._attr_name = f"{label} {value.resource_name or value.resource_id}"
+            resource = value.resource_name or str(value.resource_id)
+            if (
+                value.object_name
+                and resource.startswith(value.object_name)
+                and not value.instance_id
+            ):
+                self._attr_name = resource  # "Device Type", not "Device Device Type"
+            else:
+                self._attr_name = f"{label} {resource}"
         endpoint = self.endpoint
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, value.endpoint)},

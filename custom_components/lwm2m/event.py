@@ -32,7 +32,7 @@ class LwM2MEvent(LwM2MEntity, EventEntity):
     def __init__(self, runtime: LwM2MRuntime, value: DiscoveredValue) -> None:
         super().__init__(runtime, value)
         self._count: Any = self.resource_value
-        self._armed = False
+        self.armed = False  # presses count from when the observation stands
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
@@ -45,20 +45,20 @@ class LwM2MEvent(LwM2MEntity, EventEntity):
             self.discovered.endpoint, self.discovered.instance_path
         )
         self._count = self.resource_value
-        self._armed = True
+        self.armed = True
 
     @callback
     def _changed(self) -> None:
         state = self.runtime.state
         count, previous = self.resource_value, self._count
-        live = self._armed and state.changing_path == self.discovered.path
+        live = self.armed and state.changing_path == self.discovered.path
         self._count = count
         if not state.connected:
-            self._armed = False  # armed again once the reconnect has resynchronised
-        elif not self._armed and (self.discovered.endpoint, self.discovered.instance_path) in (
-            self.runtime.observed
+            self.armed = False  # armed again once the reconnect has resynchronised
+        elif not self.armed and (self.discovered.endpoint, self.discovered.instance_path) in (
+            self.runtime.established
         ):
-            self._armed = True
+            self.armed = True
         if live and isinstance(count, int) and isinstance(previous, int) and count > previous:
             self._trigger_event("press", {"count": count})
         self.async_write_ha_state()

@@ -249,7 +249,8 @@ class LwM2MRuntime:
     entry: ConfigEntry[Any]
     client: GatewayClient
     state: GatewayState
-    observed: set[tuple[str, str]] = field(default_factory=set)
+    observed: set[tuple[str, str]] = field(default_factory=set)  # asked for (or done)
+    established: set[tuple[str, str]] = field(default_factory=set)  # answered by the device
     wanted: set[tuple[str, str]] = field(default_factory=set)
     _reconnect: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -275,10 +276,19 @@ class LwM2MRuntime:
             return
         self.observed.add((endpoint, path))
         try:
-            await self.client.observe(endpoint, path)
+            first = await self.client.observe(endpoint, path)
         except (CommandError, CannotConnect) as err:
             self.observed.discard((endpoint, path))
             _LOGGER.debug("Cannot observe %s %s yet: %s", endpoint, path, err)
+            return
+        self.established.add((endpoint, path))
+        info = self.state.endpoints.get(endpoint)
+        if info is not None and first:  # the state as the observation starts: no live change
+            for record in first:
+                info.set_value(
+                    str(record.get("path", "")), record.get("value"), record.get("timestamp")
+                )
+            self.state.notify(endpoint)
 
     @callback
     def _on_event(self, event: str, data: dict[str, Any]) -> None:
@@ -309,12 +319,14 @@ class LwM2MRuntime:
         elif event in ("endpoint_registered", "endpoint_updated"):
             if event == "endpoint_registered":  # a new registration: observations restart
                 self.observed = {o for o in self.observed if o[0] != endpoint}
+                self.established = {o for o in self.established if o[0] != endpoint}
             self.state.replace(data)
             self._sync_device(endpoint)
             self._fire(event.removeprefix("endpoint_"), endpoint)
         elif event == "endpoint_deregistered" and info is not None:
             info.online = False
             self.observed = {o for o in self.observed if o[0] != endpoint}
+            self.established = {o for o in self.established if o[0] != endpoint}
             self.state.notify(endpoint)
             self._fire("deregistered", endpoint, data.get("reason"))
         elif event in ("firmware_progress", "firmware_result") and info is not None:
@@ -364,6 +376,7 @@ class LwM2MRuntime:
         self.state.connected = False
         self.state.notify_all()
         self.observed.clear()
+        self.established.clear()
         self._reconnect = self.entry.async_create_background_task(
             self.hass, self._reconnect_loop(), f"{DOMAIN} reconnect"
         )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from homeassistant.components.sensor import SensorEntity, SensorEntityDescription
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -17,6 +23,10 @@ from .platform import async_setup_platform
 BATTERY_STATUS = ["normal", "charging", "charge_complete", "damaged", "low", "not_installed",
                   "unknown"]  # fmt: skip
 MAX_STATE = 255
+NUMERIC = frozenset({"integer", "unsigned integer", "float"})
+# Min/Max Measured Value, Min/Max Range Value: in the unit of the instance's measurement
+IN_MEASUREMENT_UNIT = frozenset({5601, 5602, 5603, 5604})
+MEASUREMENT = 5700
 
 
 async def async_setup_entry(
@@ -29,26 +39,79 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
     generic_description = SensorEntityDescription(key="generic")
 
     @property
+    def _type(self) -> str | None:
+        """The model's type of a generic sensor's resource (None with a schema)."""
+        if self.discovered.schema is not None or (endpoint := self.endpoint) is None:
+            return None
+        found = endpoint.resource(*self._ids)
+        return found.type if found else None
+
+    @property
+    def _ids(self) -> tuple[int, int, int]:
+        value = self.discovered
+        return value.object_id, value.instance_id, value.resource_id
+
+    @property
+    def device_class(self) -> SensorDeviceClass | None:
+        if self._type == "time":
+            return SensorDeviceClass.TIMESTAMP
+        return super().device_class
+
+    @property
+    def state_class(self) -> SensorStateClass | str | None:
+        if self._type in NUMERIC:
+            return SensorStateClass.MEASUREMENT
+        return super().state_class
+
+    @property
     def native_value(self) -> Any:
         value = self.resource_value
-        if self.discovered.schema is None:  # generic: show it as text, whatever it is
-            return None if value is None else str(value)[:MAX_STATE]
+        if self.discovered.schema is None:
+            return self._generic_value(value)
         if self.entity_description.key == "battery_status":
             return BATTERY_STATUS[value] if isinstance(value, int) and 0 <= value < 7 else None
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         return value
 
+    def _generic_value(self, value: Any) -> Any:
+        """As the model types it: a time, a number, or text (a multi-instance resource's
+        instances in order, comma-separated)."""
+        kind = self._type
+        if isinstance(value, dict):
+            ordered = sorted(
+                value.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else 0
+            )
+            value = ", ".join(str(v) for _, v in ordered)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if kind == "time":
+            return datetime.fromtimestamp(value, UTC) if number and value >= 0 else None
+        if kind in NUMERIC:
+            return value if number else None
+        return None if value is None else str(value)[:MAX_STATE]
+
     @property
     def native_unit_of_measurement(self) -> str | None:
-        description_unit = getattr(self.entity_description, "native_unit_of_measurement", None)
-        if self.discovered.schema is None or description_unit is not None:
+        description_unit = self.entity_description.native_unit_of_measurement
+        if description_unit is not None:
             return description_unit
+        if self.discovered.schema is None and self._type not in NUMERIC:
+            return None  # HA refuses a unit on text
         units = self.instance_value(SENSOR_UNITS)
-        if isinstance(units, str) and units:
+        if (
+            isinstance(units, str)
+            and units
+            and (
+                self.discovered.schema is not None
+                or self.discovered.resource_id in IN_MEASUREMENT_UNIT
+            )
+        ):
             return normalise_unit(units)
         endpoint = self.endpoint
-        resource = endpoint.resource(
-            self.discovered.object_id, self.discovered.instance_id, self.discovered.resource_id
-        ) if endpoint else None  # fmt: skip
-        return normalise_unit(resource.units if resource else None)
+        resource = endpoint.resource(*self._ids) if endpoint else None
+        if resource is not None and resource.units:
+            return normalise_unit(resource.units)
+        if self.discovered.resource_id in IN_MEASUREMENT_UNIT and endpoint is not None:
+            measured = endpoint.resource(self._ids[0], self._ids[1], MEASUREMENT)
+            return normalise_unit(measured.units if measured else None)
+        return None

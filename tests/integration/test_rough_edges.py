@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from ipaddress import ip_address
 from pathlib import Path as FilePath
 
 import pytest
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.components.update import UpdateEntityFeature
 from homeassistant.const import ATTR_ENTITY_ID, ATTR_SUPPORTED_FEATURES, STATE_UNAVAILABLE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import EventStateChangedData, async_track_state_change_event
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
@@ -137,9 +140,8 @@ async def test_a_push_button_fires_only_for_presses_it_saw_happen(
                 presses.append(new.attributes["count"])
 
         async_track_state_change_event(hass, [button], record)
-        runtime = entry.runtime_data
-        await until(lambda: ("button", "/3347/0") in runtime.observed, hass)
-        await hass.async_block_till_done()
+        entity = hass.data["entity_components"]["event"].get_entity(button)
+        await until(lambda: entity.armed, hass)  # the observation stands
         device.set_value("/3347/0/5501", 8)  # a press it sees
         await until(lambda: 8 in presses, hass)
         assert presses == [8]
@@ -151,7 +153,7 @@ async def test_a_push_button_fires_only_for_presses_it_saw_happen(
         restarted = await start_gateway(tmp_path / "g", coap_port=coap_port, api_port=api_port)
         device.set_value("/3347/0/5501", 12)
         await until(lambda: hass.states.get(button).state != STATE_UNAVAILABLE, hass, wait_s=15)  # type: ignore[union-attr]
-        await until(lambda: ("button", "/3347/0") in runtime.observed, hass)
+        await until(lambda: entity.armed, hass)
         device.set_value("/3347/0/5501", 13)  # the next real press, after any catching up
         await until(lambda: 13 in presses, hass)
         assert presses == [8, 13]  # not 7 (before set-up) nor 12 (during the outage)
@@ -217,3 +219,38 @@ def test_every_flow_step_explains_its_fields_and_every_abort_has_a_text() -> Non
     icons = json.loads((INTEGRATION / "icons.json").read_text())
     assert icons["entity"]["update"]["firmware"]["default"].startswith("mdi:")
     assert set(icons["services"]) >= {"read", "write", "execute", "write_attributes"}
+
+
+async def test_generic_entities_read_well_once_enabled(
+    hass: HomeAssistant, gateway: Gateway, make_device: DeviceFactory, setup_entry: EntryFactory
+) -> None:
+    await make_device("raw")
+    await wait_registered(gateway, "raw")
+    entry = await setup_entry(gateway)
+    registry = er.async_get(hass)
+    wanted = {
+        "time": "raw/3/0/13",
+        "addresses": "raw/4/0/4",
+        "minimum": "raw/3303/0/5601",
+        "type": "raw/3/0/17",
+        "signal": "raw/4/0/2",
+    }
+    ids = {key: entity_id(hass, "sensor", unique) for key, unique in wanted.items()}
+    for found in ids.values():
+        registry.async_update_entity(found, disabled_by=None)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    states = {key: hass.states.get(found) for key, found in ids.items()}
+    assert all(states.values()), states
+
+    current_time = states["time"]
+    assert current_time.attributes["device_class"] == SensorDeviceClass.TIMESTAMP  # type: ignore[union-attr]
+    assert datetime.fromisoformat(current_time.state).year >= 2026  # type: ignore[union-attr]
+    assert states["addresses"].state == "127.0.0.1"  # type: ignore[union-attr]  # not {'0': ...}
+    minimum = states["minimum"]
+    assert minimum.attributes["unit_of_measurement"] == "°C"  # type: ignore[union-attr]  # 5701's
+    assert minimum.attributes["state_class"] == SensorStateClass.MEASUREMENT  # type: ignore[union-attr]
+    assert float(minimum.state) == 21.5  # type: ignore[union-attr]
+    assert states["signal"].attributes["state_class"] == SensorStateClass.MEASUREMENT  # type: ignore[union-attr]
+    assert states["type"].name.endswith("Device Type")  # type: ignore[union-attr]
+    assert "Device Device" not in states["type"].name  # type: ignore[union-attr]
