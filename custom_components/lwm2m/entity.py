@@ -48,12 +48,8 @@ class LwM2MEntity(Entity):
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, value.endpoint)},
             name=value.endpoint,
-            manufacturer=endpoint.manufacturer if endpoint else None,
-            model=endpoint.model if endpoint else None,
-            serial_number=endpoint.serial_number if endpoint else None,
-            sw_version=endpoint.firmware_version if endpoint else None,
-            hw_version=endpoint.hardware_version if endpoint else None,
             via_device=(DOMAIN, runtime.state.gateway_id),
+            **(endpoint.device_details() if endpoint else DeviceInfo()),
         )
 
     @property

@@ -27,7 +27,6 @@ class LwM2MEvent(LwM2MEntity, EventEntity):
     the first answer to Observe) only sets the baseline."""
 
     _attr_event_types = ["press"]
-    observe_instance = False  # observed here, so presses count only once it stands
 
     def __init__(self, runtime: LwM2MRuntime, value: DiscoveredValue) -> None:
         super().__init__(runtime, value)
@@ -36,16 +35,12 @@ class LwM2MEvent(LwM2MEntity, EventEntity):
 
     async def async_added_to_hass(self) -> None:
         await super().async_added_to_hass()
-        self.runtime.entry.async_create_background_task(
-            self.hass, self._arm(), f"lwm2m observe {self.discovered.endpoint}{self.discovered.path}"
-        )  # fmt: skip
+        self.armed = self._observed()
 
-    async def _arm(self) -> None:
-        await self.runtime.async_ensure_observed(
-            self.discovered.endpoint, self.discovered.instance_path
-        )
-        self._count = self.resource_value
-        self.armed = True
+    def _observed(self) -> bool:
+        """The gateway has answered the Observe of this button's instance in this connection
+        (the runtime then tells every entity of the endpoint, which arms this one)."""
+        return (self.discovered.endpoint, self.discovered.instance_path) in self.runtime.established
 
     @callback
     def _changed(self) -> None:
@@ -53,12 +48,7 @@ class LwM2MEvent(LwM2MEntity, EventEntity):
         count, previous = self.resource_value, self._count
         live = self.armed and state.changing_path == self.discovered.path
         self._count = count
-        if not state.connected:
-            self.armed = False  # armed again once the reconnect has resynchronised
-        elif not self.armed and (self.discovered.endpoint, self.discovered.instance_path) in (
-            self.runtime.established
-        ):
-            self.armed = True
+        self.armed = self._observed()  # disarmed while disconnected, until observed again
         if live and isinstance(count, int) and isinstance(previous, int) and count > previous:
             self._trigger_event("press", {"count": count})
         self.async_write_ha_state()

@@ -13,6 +13,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
 
 from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
 from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
@@ -166,6 +167,17 @@ class EndpointInfo:
     def hardware_version(self) -> str | None:
         return self._device_text(18)
 
+    def device_details(self) -> DeviceInfo:
+        """What the device page shows from object 3, as device registry fields (None where the
+        device has not reported it)."""
+        return DeviceInfo(
+            manufacturer=self.manufacturer,
+            model=self.model,
+            serial_number=self.serial_number,
+            sw_version=self.firmware_version,
+            hw_version=self.hardware_version,
+        )
+
 
 class GatewayState:
     """Endpoints and connection state; entities subscribe per endpoint, platforms to new ones."""
@@ -283,7 +295,7 @@ class LwM2MRuntime:
             return
         self.established.add((endpoint, path))
         info = self.state.endpoints.get(endpoint)
-        if info is not None and first:  # the state as the observation starts: no live change
+        if info is not None:  # the state as the observation starts: no live change
             for record in first:
                 info.set_value(
                     str(record.get("path", "")), record.get("value"), record.get("timestamp")
@@ -348,19 +360,10 @@ class LwM2MRuntime:
         device = devices.async_get_device(identifiers={(DOMAIN, endpoint)})
         if info is None or device is None:
             return  # its entities create it, from the same values
-        manufacturer = info.manufacturer or device.manufacturer
-        model = info.model or device.model
-        serial_number = info.serial_number or device.serial_number
-        sw_version = info.firmware_version or device.sw_version
-        hw_version = info.hardware_version or device.hw_version
-        if (manufacturer, model, serial_number, sw_version, hw_version) != (
-            device.manufacturer, device.model, device.serial_number, device.sw_version,
-            device.hw_version,
-        ):  # fmt: skip
-            devices.async_update_device(
-                device.id, manufacturer=manufacturer, model=model, serial_number=serial_number,
-                sw_version=sw_version, hw_version=hw_version,
-            )  # fmt: skip
+        reported = info.device_details().items()
+        changed = {k: v for k, v in reported if v is not None and getattr(device, k) != v}
+        if changed:
+            devices.async_update_device(device.id, **changed)  # type: ignore[arg-type]
 
     def _fire(self, kind: str, endpoint: str, reason: Any = None) -> None:
         payload = {"type": kind, "endpoint": endpoint, "gateway_id": self.state.gateway_id}

@@ -352,9 +352,9 @@ class _Listener(asyncio.DatagramProtocol):
             elif session.connected:
                 # a new handshake from an address with a live session: the old one stays until
                 # the cookie proves the device is really there (see proven)
-                session = self._renewing.get(addr) or self._renewing.setdefault(
-                    addr, _Session(self, addr)
-                )
+                if addr not in self._renewing:
+                    self._renewing[addr] = _Session(self, addr)
+                session = self._renewing[addr]
         elif session is None:
             return  # no session, and not a handshake's start: nothing to do with it
         self.sessions.move_to_end(addr)
