@@ -25,6 +25,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 
 from .client import CannotConnect, CommandError, GatewayClient, InvalidAuth, SchemaMismatch
@@ -42,6 +43,7 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._host: str | None = None
         self._port = DEFAULT_PORT
+        self._app: dict[str, Any] | None = None  # what the gateway app told the Supervisor
 
     async def _probe(self, data: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         """Connect once: the gateway's server_info, or a translated error key."""
@@ -125,6 +127,33 @@ class LwM2MConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"host": self._host},
             errors=errors,
         )
+
+    async def async_step_hassio(self, discovery_info: HassioServiceInfo) -> ConfigFlowResult:
+        """The gateway runs as a Home Assistant app and announced itself through the
+        Supervisor, with the token it made: one click, nothing to type."""
+        config = discovery_info.config
+        gateway_id, host, port = config.get("gateway_id"), config.get("host"), config.get("port")
+        if not gateway_id or not isinstance(host, str) or not isinstance(port, int):
+            return self.async_abort(reason="not_lwm2m_gateway")
+        self._app = self._clean(
+            {CONF_HOST: host, CONF_PORT: port, CONF_TOKEN: config.get("token") or ""}
+        )
+        await self.async_set_unique_id(str(gateway_id))
+        self._abort_if_unique_id_configured(updates=self._app)
+        self.context["title_placeholders"] = {"host": discovery_info.name}
+        return await self.async_step_hassio_confirm()
+
+    async def async_step_hassio_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        assert self._app is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            info, error = await self._probe(self._app)
+            if info is not None:
+                return self.async_create_entry(title="LwM2M gateway (app)", data=self._app)
+            errors["base"] = error or "cannot_connect"
+        return self.async_show_form(step_id="hassio_confirm", errors=errors)
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         return await self.async_step_reauth_confirm()

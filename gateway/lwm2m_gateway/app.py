@@ -9,7 +9,7 @@ from typing import Any
 
 import aiocoap.error
 
-from . import __version__
+from . import __version__, supervisor
 from .announce import Announcer
 from .api import ApiServer
 from .config import GatewayConfig
@@ -102,6 +102,8 @@ class Gateway:
         if self.config.announce:
             self.announcer = Announcer(self.store.gateway_id, self.config.api_host, self.api.port)
             await self.announcer.start()
+        if self.config.token is not None:  # inside a Home Assistant app, the Supervisor's way
+            await supervisor.announce(self.config.token, self.store.gateway_id, self.api.port)
         host = self.config.coap_host
         coap = f"udp://{host}:{self.server.coap_port}" if self.server.coap_port else "off"
         coaps = f"dtls://{host}:{self.server.coaps_port}" if self.server.coaps_port else "off"

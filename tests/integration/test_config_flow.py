@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from homeassistant.config_entries import SOURCE_USER, SOURCE_ZEROCONF
+from homeassistant.config_entries import SOURCE_HASSIO, SOURCE_USER, SOURCE_ZEROCONF
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -204,3 +205,53 @@ async def test_reconfigure_to_a_different_gateway_is_refused(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_gateway"
+
+
+async def test_the_gateway_app_is_set_up_from_the_supervisors_discovery_in_one_click(
+    hass: HomeAssistant, loopback: None, tmp_path: FilePath
+) -> None:
+    """What the app's gateway POSTs to the Supervisor reaches the flow as HassioServiceInfo:
+    the token it made is used, nobody types it."""
+    gateway = await start_gateway(tmp_path, token="app-made-token-0123456789")
+    try:
+        info = HassioServiceInfo(
+            config={"host": "127.0.0.1", "port": gateway.api.port,
+                    "token": "app-made-token-0123456789", "gateway_id": gateway.store.gateway_id},
+            name="LwM2M Gateway", slug="lwm2m_gateway", uuid="0" * 32,
+        )  # fmt: skip
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_HASSIO}, data=info
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "hassio_confirm"
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["data"] == {
+            CONF_HOST: "127.0.0.1", CONF_PORT: gateway.api.port,
+            CONF_TOKEN: "app-made-token-0123456789",
+        }  # fmt: skip
+        assert result["result"].unique_id == gateway.store.gateway_id
+
+        # the app restarts on another address: the entry follows, no second entry
+        moved = HassioServiceInfo(
+            config={**info.config, "host": "localhost"}, name="LwM2M Gateway",
+            slug="lwm2m_gateway", uuid="0" * 32,
+        )  # fmt: skip
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_HASSIO}, data=moved
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "already_configured"
+        (entry,) = hass.config_entries.async_entries(DOMAIN)
+        assert entry.data[CONF_HOST] == "localhost"
+    finally:
+        await gateway.stop()
+
+
+async def test_a_supervisor_discovery_without_a_gateway_id_is_not_ours(hass: HomeAssistant) -> None:
+    info = HassioServiceInfo(config={"host": "x", "port": 1}, name="x", slug="x", uuid="0" * 32)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_HASSIO}, data=info
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_lwm2m_gateway"
