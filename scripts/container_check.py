@@ -85,8 +85,8 @@ def main() -> int:
     parser.add_argument("--base", default="localhost/trixie-python")
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     args = parser.parse_args()
-    run(*PODMAN, "build", "--format", "docker", *LIMITS, "--network", "host",
-        "-v", "/etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro", "--env", "PIP_CERT=/host-ca.crt",
+    ca = ["-v", "/etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro", "--env", "PIP_CERT=/host-ca.crt"]
+    run(*PODMAN, "build", "--format", "docker", *LIMITS, "--network", "host", *ca,
         "--build-arg", f"BASE={args.base}", "-t", "lwm2m-gateway", "-f", "Containerfile", str(ROOT))  # fmt: skip
     print("built localhost/lwm2m-gateway")
     with tempfile.TemporaryDirectory() as tmp:
