@@ -85,9 +85,16 @@ def main() -> int:
     parser.add_argument("--base", default="localhost/trixie-python")
     parser.add_argument("--keep", action="store_true", help="leave the container running")
     args = parser.parse_args()
-    ca = ["-v", "/etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro", "--env", "PIP_CERT=/host-ca.crt"]
-    run(*PODMAN, "build", "--format", "docker", *LIMITS, "--network", "host", *ca,
-        "--build-arg", f"BASE={args.base}", "-t", "lwm2m-gateway", "-f", "Containerfile", str(ROOT))  # fmt: skip
+    ca = [
+        "-v",
+        "/etc/ssl/certs/ca-certificates.crt:/host-ca.crt:ro",
+        "--env",
+        "PIP_CERT=/host-ca.crt",
+    ]
+    image = ["--build-arg", f"BASE={args.base}", "-t", "lwm2m-gateway", "-f", "Containerfile"]
+    run(
+        *PODMAN, "build", "--format", "docker", *LIMITS, "--network", "host", *ca, *image, str(ROOT)
+    )
     print("built localhost/lwm2m-gateway")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.toml"
