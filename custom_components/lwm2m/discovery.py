@@ -24,8 +24,10 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchDeviceClass, SwitchEntityDescription
+from homeassistant.components.text import TextEntityDescription
 from homeassistant.components.update import UpdateDeviceClass, UpdateEntityDescription
 from homeassistant.const import (
+    DEGREE,
     LIGHT_LUX,
     PERCENTAGE,
     SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
@@ -58,6 +60,11 @@ DIMMER = 5851
 COLOUR = 5706
 DIGITAL_INPUT = 5500
 COUNTER = 5501
+RESET_MIN_MAX = 5605
+TRIGGER = 5523
+# Location: 6 (latitude 0, longitude 1, altitude 2, radius 3, speed 6) and IPSO 3336
+# (numeric latitude 6051, longitude 6052, uncertainty 6053); the tracker claims the rest
+LOCATION = {6: (0, 1, 3), 3336: (6051, 6052, 6053)}
 
 # LwM2M/SenML unit names -> Home Assistant units (RFC 8428 §12.1 and common device habits).
 UNITS: dict[str, str] = {
@@ -98,6 +105,8 @@ UNITS: dict[str, str] = {
     "Hz": UnitOfFrequency.HERTZ,
     "g": UnitOfMass.GRAMS,
     "kg": UnitOfMass.KILOGRAMS,
+    "deg": DEGREE,
+    "min": UnitOfTime.MINUTES,
 }
 
 
@@ -110,7 +119,7 @@ def normalise_unit(unit: str | None) -> str | None:
 @dataclass(frozen=True, kw_only=True)
 class DiscoverySchema:
     platform: Platform
-    objects: frozenset[int]
+    objects: frozenset[int] | None  # None: any object that has the resource
     resource: int
     description: EntityDescription
     instances: frozenset[int] | None = None  # None: every instance
@@ -344,6 +353,234 @@ SCHEMAS: tuple[DiscoverySchema, ...] = (
             entity_registry_enabled_default=False,
         ),
     ),
+    # --- more sensors: axes, direction, counters, times, diagnostics
+    *(
+        DiscoverySchema(
+            platform=Platform.SENSOR,
+            objects=frozenset({3313, 3314, 3334, 3345}),
+            resource=resource,
+            claims=frozenset({SENSOR_UNITS}),
+            description=SensorEntityDescription(
+                key=key, translation_key=key, state_class=SensorStateClass.MEASUREMENT
+            ),
+        )
+        for resource, key in ((5702, "x_value"), (5703, "y_value"), (5704, "z_value"))
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3314, 3332, 3336}),
+        resource=5705,
+        description=SensorEntityDescription(
+            key="direction",
+            translation_key="direction",
+            state_class=SensorStateClass.MEASUREMENT_ANGLE,
+            native_unit_of_measurement=DEGREE,
+        ),
+    ),
+    _sensor({3346}, None, "rate"),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3348}),
+        resource=5547,
+        description=SensorEntityDescription(key="selector", translation_key="selector"),
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3349}),
+        resource=5910,
+        description=SensorEntityDescription(key="bitmap", translation_key="bitmap"),
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3335}),
+        resource=COLOUR,
+        claims=frozenset({SENSOR_UNITS}),
+        description=SensorEntityDescription(key="colour", translation_key="colour"),
+    ),
+    *(
+        DiscoverySchema(
+            platform=Platform.SENSOR,
+            objects=frozenset({3344}),
+            resource=resource,
+            description=SensorEntityDescription(
+                key=key, translation_key=key, state_class=SensorStateClass.TOTAL_INCREASING
+            ),
+        )
+        for resource, key in ((5541, "up_counter"), (5542, "down_counter"))
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3340, 3337}),
+        resource=5538,
+        description=SensorEntityDescription(
+            key="remaining_time",
+            translation_key="remaining_time",
+            device_class=SensorDeviceClass.DURATION,
+            native_unit_of_measurement=UnitOfTime.SECONDS,
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3340, 3350}),
+        resource=5544,
+        description=SensorEntityDescription(
+            key="cumulative_time",
+            translation_key="cumulative_time",
+            device_class=SensorDeviceClass.DURATION,
+            native_unit_of_measurement=UnitOfTime.SECONDS,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3333}),
+        resource=5506,
+        description=SensorEntityDescription(
+            key="current_time",
+            translation_key="current_time",
+            device_class=SensorDeviceClass.TIMESTAMP,
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.SENSOR,
+        objects=frozenset({3}),
+        instances=frozenset({0}),
+        resource=13,
+        description=SensorEntityDescription(
+            key="device_time",
+            translation_key="device_time",
+            device_class=SensorDeviceClass.TIMESTAMP,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            entity_registry_enabled_default=False,
+        ),
+    ),
+    *(
+        DiscoverySchema(
+            platform=Platform.SENSOR,
+            objects=frozenset({4}),
+            resource=resource,
+            description=SensorEntityDescription(
+                key=key,
+                translation_key=key,
+                entity_category=EntityCategory.DIAGNOSTIC,
+                entity_registry_enabled_default=False,
+                **extra,  # type: ignore[arg-type]
+            ),
+        )
+        for resource, key, extra in (
+            (4, "ip_address", {}),
+            (7, "apn", {}),
+            (8, "cell_id", {}),
+            (9, "mnc", {}),
+            (10, "mcc", {}),
+            (
+                11,
+                "signal_snr",
+                {"native_unit_of_measurement": "dB", "state_class": SensorStateClass.MEASUREMENT},
+            ),
+        )
+    ),
+    *(
+        DiscoverySchema(
+            platform=Platform.SENSOR,
+            objects=frozenset({10}),
+            resource=resource,
+            description=SensorEntityDescription(
+                key=key,
+                translation_key=key,
+                device_class=SensorDeviceClass.DURATION,
+                native_unit_of_measurement=UnitOfTime.SECONDS,
+                entity_category=EntityCategory.DIAGNOSTIC,
+                entity_registry_enabled_default=False,
+            ),
+        )
+        for resource, key in ((4, "psm_timer"), (5, "active_timer"))
+    ),
+    # --- location
+    *(
+        DiscoverySchema(
+            platform=Platform.DEVICE_TRACKER,
+            objects=frozenset({object_id}),
+            resource=latitude,
+            claims=frozenset({longitude, accuracy, 2, 5, 6, 4, 5517, 5518, 5705} - {latitude}),
+            description=EntityDescription(key="location", translation_key="location"),
+        )
+        for object_id, (latitude, longitude, accuracy) in LOCATION.items()
+    ),
+    # --- more actuators
+    DiscoverySchema(
+        platform=Platform.SWITCH,
+        objects=frozenset({3340}),
+        resource=ON_OFF,
+        description=SwitchEntityDescription(key="timer", translation_key="timer"),
+    ),
+    DiscoverySchema(
+        platform=Platform.SWITCH,
+        objects=frozenset({3350}),
+        resource=ON_OFF,
+        description=SwitchEntityDescription(key="stopwatch", translation_key="stopwatch"),
+    ),
+    DiscoverySchema(
+        platform=Platform.NUMBER,
+        objects=frozenset({3337}),
+        resource=5536,
+        description=NumberEntityDescription(
+            key="position", translation_key="position", native_unit_of_measurement=PERCENTAGE
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.NUMBER,
+        objects=frozenset({3339, 3341}),
+        resource=5548,
+        description=NumberEntityDescription(
+            key="level", translation_key="level", native_unit_of_measurement=PERCENTAGE
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.NUMBER,
+        objects=frozenset({3341}),
+        resource=5531,
+        description=NumberEntityDescription(
+            key="contrast",
+            translation_key="contrast",
+            native_unit_of_measurement=PERCENTAGE,
+            entity_category=EntityCategory.CONFIG,
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.NUMBER,
+        objects=frozenset({3310}),
+        resource=5828,
+        description=NumberEntityDescription(
+            key="duty_cycle", translation_key="duty_cycle", native_unit_of_measurement=PERCENTAGE
+        ),
+    ),
+    DiscoverySchema(
+        platform=Platform.TEXT,
+        objects=frozenset({3341}),
+        resource=5527,
+        description=TextEntityDescription(key="display_text", translation_key="display_text"),
+    ),
+    DiscoverySchema(
+        platform=Platform.LIGHT,
+        objects=frozenset({3420}),
+        resource=1,
+        description=LightEntityDescription(key="led", translation_key="light"),
+    ),
+    *(
+        DiscoverySchema(
+            platform=Platform.BUTTON,
+            objects=None if objects is None else frozenset(objects),
+            resource=resource,
+            description=ButtonEntityDescription(key=key, translation_key=key, **extra),  # type: ignore[arg-type]
+        )
+        for objects, resource, key, extra in (
+            ({3339}, TRIGGER, "play", {}),
+            ({3340}, TRIGGER, "start_timer", {}),
+            ({3341}, 5530, "clear_display", {}),
+            (None, RESET_MIN_MAX, "reset_min_max", {"entity_category": EntityCategory.CONFIG}),
+        )
+    ),
     # --- firmware update (object 5, driven by the gateway)
     DiscoverySchema(
         platform=Platform.UPDATE,
@@ -375,7 +612,11 @@ def discover_all(endpoint: EndpointInfo) -> Iterator[DiscoveredValue]:
     for obj in endpoint.objects.values():
         for instance in obj.instances.values():
             for schema in SCHEMAS:
-                if obj.id not in schema.objects or schema.resource not in instance.resources:
+                if schema.objects is None and obj.id in HIDDEN_OBJECTS:
+                    continue
+                if schema.objects is not None and obj.id not in schema.objects:
+                    continue
+                if schema.resource not in instance.resources:
                     continue
                 if schema.instances is not None and instance.id not in schema.instances:
                     continue

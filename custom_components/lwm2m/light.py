@@ -10,16 +10,22 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .discovery import COLOUR, DIMMER, ON_OFF, discover
+from .discovery import COLOUR, DIMMER, ON_OFF, DiscoveredValue, discover
 from .entity import LwM2MEntity
-from .models import LwM2MConfigEntry
+from .models import LwM2MConfigEntry, LwM2MRuntime
 from .platform import async_setup_platform
 
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
-    async_setup_platform(entry, Platform.LIGHT, LwM2MLight, async_add_entities, discover)
+    async_setup_platform(entry, Platform.LIGHT, light_for, async_add_entities, discover)
+
+
+def light_for(runtime: LwM2MRuntime, value: DiscoveredValue) -> LwM2MEntity:
+    return (
+        LwM2MColourLight(runtime, value) if value.object_id == 3420 else LwM2MLight(runtime, value)
+    )
 
 
 def parse_rgb(value: Any) -> tuple[int, int, int] | None:
@@ -78,3 +84,37 @@ class LwM2MLight(LwM2MEntity, LightEntity):
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         await self.command("write", path=self.discovered.path, value=False)
+
+
+class LwM2MColourLight(LwM2MEntity, LightEntity):
+    """3420 LED Color Light: one "#RRGGBB" resource; black is off."""
+
+    _attr_supported_color_modes = {ColorMode.RGB}
+    _attr_color_mode = ColorMode.RGB
+    OFF = "#000000"
+
+    @property
+    def rgb_color(self) -> tuple[int, int, int] | None:
+        return parse_rgb(self.resource_value)
+
+    @property
+    def is_on(self) -> bool | None:
+        rgb = self.rgb_color
+        return None if rgb is None else rgb != (0, 0, 0)
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        red, green, blue = kwargs.get(ATTR_RGB_COLOR) or self._last_on or (255, 255, 255)
+        if ATTR_BRIGHTNESS in kwargs:  # scale the colour: the resource has no brightness
+            scale = kwargs[ATTR_BRIGHTNESS] / max(red, green, blue, 1)
+            red, green, blue = (min(255, round(c * scale)) for c in (red, green, blue))
+        await self.command(
+            "write", path=self.discovered.path, value=f"#{red:02X}{green:02X}{blue:02X}"
+        )
+
+    @property
+    def _last_on(self) -> tuple[int, int, int] | None:
+        rgb = self.rgb_color
+        return rgb if rgb not in (None, (0, 0, 0)) else None
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        await self.command("write", path=self.discovered.path, value=self.OFF)

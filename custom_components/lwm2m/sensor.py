@@ -40,10 +40,9 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
 
     @property
     def _type(self) -> str | None:
-        """The model's type of a generic sensor's resource (None with a schema)."""
-        if self.discovered.schema is not None or (endpoint := self.endpoint) is None:
-            return None
-        found = endpoint.resource(*self._ids)
+        """The model's type of the resource (None when the model does not know it)."""
+        endpoint = self.endpoint
+        found = endpoint.resource(*self._ids) if endpoint else None
         return found.type if found else None
 
     @property
@@ -53,40 +52,35 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
 
     @property
     def device_class(self) -> SensorDeviceClass | None:
-        if self._type == "time":
+        if self.discovered.schema is None and self._type == "time":
             return SensorDeviceClass.TIMESTAMP
         return super().device_class
 
     @property
     def state_class(self) -> SensorStateClass | str | None:
-        if self._type in NUMERIC:
+        if self.discovered.schema is None and self._type in NUMERIC:
             return SensorStateClass.MEASUREMENT
         return super().state_class
 
     @property
     def native_value(self) -> Any:
         value = self.resource_value
-        if self.discovered.schema is None:
-            return self._generic_value(value)
         if self.entity_description.key == "battery_status":
             return BATTERY_STATUS[value] if isinstance(value, int) and 0 <= value < 7 else None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return value
+        return self._typed(value)
 
-    def _generic_value(self, value: Any) -> Any:
+    def _typed(self, value: Any) -> Any:
         """As the model types it: a time, a number, or text (a multi-instance resource's
-        instances in order, comma-separated)."""
-        kind = self._type
+        instances in order, comma-separated). A measurement is a number or nothing."""
         if isinstance(value, dict):
             ordered = sorted(
                 value.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else 0
             )
             value = ", ".join(str(v) for _, v in ordered)
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if kind == "time":
+        if self.device_class == SensorDeviceClass.TIMESTAMP:
             return datetime.fromtimestamp(value, UTC) if number and value >= 0 else None
-        if kind in NUMERIC:
+        if self._type in NUMERIC or self.state_class is not None:
             return value if number else None
         return None if value is None else str(value)[:MAX_STATE]
 
@@ -95,7 +89,7 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
         description_unit = self.entity_description.native_unit_of_measurement
         if description_unit is not None:
             return description_unit
-        if self.discovered.schema is None and self._type not in NUMERIC:
+        if self._type not in NUMERIC and self.discovered.schema is None:
             return None  # HA refuses a unit on text
         units = self.instance_value(SENSOR_UNITS)
         if (

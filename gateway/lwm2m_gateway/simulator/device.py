@@ -397,9 +397,12 @@ class SimulatedDevice:
                 if path.object_id == 5 and not self.firmware.executed(path):
                     raise _Refused(Code.METHOD_NOT_ALLOWED, f"{path} not allowed in this state")
                 self.executed.append((path, request.payload.decode("utf-8", "replace")))
-                if path == Path(3303, 0, 5605):
-                    self.set_value(Path(3303, 0, 5601), self.values[Path(3303, 0, 5700)])
-                    self.set_value(Path(3303, 0, 5602), self.values[Path(3303, 0, 5700)])
+                measured = self.values.get(Path(path.object_id or 0, path.instance_id or 0, 5700))
+                if path.resource_id == 5605 and measured is not None:  # Reset Min and Max
+                    for extreme in (5601, 5602):
+                        self.set_value(
+                            Path(path.object_id or 0, path.instance_id or 0, extreme), measured
+                        )
                 if path.object_id == 1 and path.resource_id == 9 and self.bootstrap is not None:
                     self._spawn(self.rebootstrap)  # after this answer has left
                 return aiocoap.Message(code=Code.CHANGED)
