@@ -11,7 +11,7 @@ DEFAULT_PORT: Final = 8765
 CONF_TOKEN: Final = "token"
 
 # The gateway API schema versions this integration speaks (docs/protocol.md).
-SCHEMA_VERSION: Final = 3  # firmware needs 2, security 3; a schema-1 gateway works without them
+SCHEMA_VERSION: Final = 4  # firmware 2, security 3, batch history 4; schema 1 works without
 MIN_SCHEMA_VERSION: Final = 1
 
 PLATFORMS: Final = [

@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 
+from .batches import BatchStatistics
 from .client import CannotConnect, CommandError, GatewayClient, GatewayError, InvalidAuth
 from .const import DOMAIN, EVENT_LWM2M, RECONNECT_MAX, RECONNECT_MIN
 from .pending import (
@@ -264,9 +265,13 @@ class LwM2MRuntime:
     observed: set[tuple[str, str]] = field(default_factory=set)  # asked for (or done)
     established: set[tuple[str, str]] = field(default_factory=set)  # answered by the device
     wanted: set[tuple[str, str]] = field(default_factory=set)
+    batches: BatchStatistics = field(init=False)
     _reconnect: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _closing: bool = False
+
+    def __post_init__(self) -> None:
+        self.batches = BatchStatistics(self.hass)
 
     async def async_start(self) -> None:
         """Connect and load the full state (raises CannotConnect, InvalidAuth, SchemaMismatch)."""
@@ -326,6 +331,11 @@ class LwM2MRuntime:
             path = str(data.get("path", ""))
             info.set_value(path, data.get("value"), data.get("timestamp"))
             self.state.notify_value(endpoint, path)
+            history = data.get("history")
+            if isinstance(history, list) and history:  # a batch: schema 4
+                readings = [tuple(r) for r in history if isinstance(r, list) and len(r) == 2]
+                readings.append((data.get("timestamp"), data.get("value")))
+                self.batches.add(endpoint, path, readings)
             if path in DEVICE_RESOURCES:
                 self._sync_device(endpoint)
         elif event in ("endpoint_registered", "endpoint_updated"):

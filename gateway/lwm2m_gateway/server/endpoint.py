@@ -37,10 +37,14 @@ class EndpointState:
     def asleep(self) -> bool:
         return self.registration.queue_mode and time.time() >= self.awake_until
 
-    def apply(self, records: Iterable[Record], stamp: float | None = None) -> list[Path]:
-        """Merge records into the value cache; returns the resource paths that changed."""
+    def apply(
+        self, records: Iterable[Record], stamp: float | None = None
+    ) -> dict[Path, list[tuple[float, Any]]]:
+        """Merge records into the value cache. Returns each resource that changed with the
+        earlier readings of it in the same payload, oldest first: a sleepy device's batch of
+        timestamped records (SenML) keeps its newest as the value and its history beside it."""
         now = time.time() if stamp is None else stamp
-        changed: list[Path] = []
+        changed: dict[Path, list[tuple[float, Any]]] = {}
         for record in records:
             when = record.time or now
             value = to_json(record.value)
@@ -50,10 +54,17 @@ class EndpointState:
                 merged = dict(previous) if isinstance(previous, dict) else {}
                 merged[str(record.path.resource_instance_id)] = value
                 value = merged
+            elif resource in changed and record.time is not None:
+                kept, kept_at = self.values[resource]
+                if when < kept_at:  # an older reading than the one kept: history only
+                    changed[resource].append((when, value))
+                    continue
+                changed[resource].append((kept_at, kept))
             self.values[resource] = (value, when)
             self.resources.add(resource)
-            if resource not in changed:
-                changed.append(resource)
+            changed.setdefault(resource, [])
+        for history in changed.values():
+            history.sort(key=lambda reading: reading[0])
         return changed
 
     def forget(self, path: Path) -> None:

@@ -18,17 +18,16 @@ class ResourceValues:
         self._events = events
 
     def apply(self, state: EndpointState, records: Sequence[Record]) -> None:
-        paths = state.apply(records)
-        if not paths:
+        changed = state.apply(records)
+        if not changed:
             return
-        self._store.save_values(state.name, [(str(path), *state.values[path]) for path in paths])
-        for path in paths:
+        self._store.save_values(state.name, [(str(path), *state.values[path]) for path in changed])
+        for path, history in changed.items():
             value, stamp = state.values[path]
-            self._events.emit(
-                "resource_changed",
-                state.name,
-                {"endpoint": state.name, "path": str(path), "value": value, "timestamp": stamp},
-            )
+            data = {"endpoint": state.name, "path": str(path), "value": value, "timestamp": stamp}
+            if history:  # schema 4: the batch's earlier readings, oldest first
+                data["history"] = [[when, earlier] for when, earlier in history]
+            self._events.emit("resource_changed", state.name, data)
 
     def forget(self, state: EndpointState, path: Path) -> None:
         """Drop the values at and below path (after a Delete)."""

@@ -307,15 +307,22 @@ class SimulatedDevice:
             await self._to_server(Code.DELETE, self.location)
             self.location = None
 
-    async def send(self, paths: Sequence[Path | str], fmt: int = ContentFormat.SENML_JSON) -> None:
-        """LwM2M Send (1.1 core §6.4.6): POST the values at paths to /dp."""
-        wanted = [Path.parse(p) if isinstance(p, str) else p for p in paths]
-        records = [
-            Record(p, v, time.time())
-            for p, v in self.values.items()
-            if any(w.contains(p) for w in wanted)
-        ]
-        payload = encode(records, fmt, Path(), self.types)
+    async def send(
+        self,
+        paths: Sequence[Path | str],
+        fmt: int = ContentFormat.SENML_JSON,
+        records: Sequence[Record] | None = None,
+    ) -> None:
+        """LwM2M Send (1.1 core §6.4.6): POST the values at paths to /dp; or records as given
+        (a sleepy device's batch of timestamped readings)."""
+        if records is None:
+            wanted = [Path.parse(p) if isinstance(p, str) else p for p in paths]
+            records = [
+                Record(p, v, time.time())
+                for p, v in self.values.items()
+                if any(w.contains(p) for w in wanted)
+            ]
+        payload = encode(list(records), fmt, Path(), self.types)
         response = await self._to_server(Code.POST, "/dp", payload=payload, content_format=fmt)
         if response.code != Code.CHANGED:
             raise RuntimeError(f"{self.endpoint}: Send answered {response.code}")

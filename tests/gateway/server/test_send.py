@@ -60,3 +60,26 @@ async def test_a_malformed_send_is_4_00_and_changes_nothing(
     response = await asyncio.wait_for(device.context.request(message).response, 5)
     assert response.code == Code.BAD_REQUEST
     assert b"SenML JSON" in response.payload
+
+
+async def test_a_batch_of_timestamped_records_keeps_the_newest_and_reports_the_rest(
+    server: tuple[Lwm2mServer, Events], make_device: DeviceFactory
+) -> None:
+    """A sleepy sensor Sends an hour of readings at once, out of order as SenML allows: the
+    value is the newest, and resource_changed carries the earlier ones, oldest first."""
+    from lwm2m_gateway.lwm2m.values import Record
+
+    lwm2m, events = server
+    device = await make_device(lwm2m, "sleepy")
+    await events.wait("endpoint_registered", "sleepy")
+    start = 1_796_000_000.0
+    temperature = Path(3303, 0, 5700)
+    batch = [Record(temperature, 20.0 + i / 10, start + 60 * i) for i in range(60)]
+    batch = batch[30:] + batch[:30]  # not in time order
+    await device.send([], ContentFormat.SENML_CBOR, records=batch)
+    changed = await events.wait("resource_changed", "sleepy", path="/3303/0/5700", value=25.9)
+    assert changed.data["timestamp"] == start + 60 * 59
+    history = changed.data["history"]
+    assert [when for when, _ in history] == [start + 60 * i for i in range(59)]
+    assert [value for _, value in history] == [20.0 + i / 10 for i in range(59)]
+    assert lwm2m.registrations.get("sleepy").values[temperature] == (25.9, start + 60 * 59)
