@@ -21,6 +21,9 @@ from .platform import async_setup_platform
 ALTITUDE, SPEED = 2, 6  # object 6's; 3336 has neither
 
 
+PARALLEL_UPDATES = 0  # the gateway queues and orders requests per device itself
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:

@@ -14,6 +14,8 @@ from .entity import LwM2MEntity
 from .models import LwM2MConfigEntry, LwM2MRuntime
 from .platform import async_setup_platform
 
+PARALLEL_UPDATES = 0  # the gateway queues and orders requests per device itself
+
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback

@@ -281,6 +281,7 @@ class LwM2MRuntime:
         for data in endpoints:
             self.state.replace(data)
             self._sync_device(str(data["endpoint"]))
+        self._remove_stale_devices({str(data["endpoint"]) for data in endpoints})
         schema = int((self.client.server_info or {}).get("schema_version", 1))
         if schema >= 3:  # admission arrived with schema 3
             pending = await self.client.command("list_pending")
@@ -345,6 +346,10 @@ class LwM2MRuntime:
             self.state.replace(data)
             self._sync_device(endpoint)
             self._fire(event.removeprefix("endpoint_"), endpoint)
+        elif event == "endpoint_deregistered" and data.get("reason") == "removed":
+            self.state.endpoints.pop(endpoint, None)  # forgotten by the gateway: gone here too
+            self._remove_stale_devices(set(self.state.endpoints))
+            self._fire("deregistered", endpoint, "removed")
         elif event == "endpoint_deregistered" and info is not None:
             info.online = False
             self.observed = {o for o in self.observed if o[0] != endpoint}
@@ -360,6 +365,16 @@ class LwM2MRuntime:
         elif event in ("endpoint_awake", "endpoint_asleep") and info is not None:
             info.asleep = event == "endpoint_asleep"
             self.state.notify(endpoint)
+
+    @callback
+    def _remove_stale_devices(self, known: set[str]) -> None:
+        """Devices of endpoints the gateway no longer knows (removed while Home Assistant was
+        away, or now) leave the device registry; the gateway's hub stays."""
+        devices = dr.async_get(self.hass)
+        for device in dr.async_entries_for_config_entry(devices, self.entry.entry_id):
+            names = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+            if names and not names & ({self.state.gateway_id} | known):
+                devices.async_update_device(device.id, remove_config_entry_id=self.entry.entry_id)
 
     @callback
     def _sync_device(self, endpoint: str) -> None:

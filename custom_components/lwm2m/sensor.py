@@ -29,6 +29,9 @@ IN_MEASUREMENT_UNIT = frozenset({5601, 5602, 5603, 5604})
 MEASUREMENT = 5700
 
 
+PARALLEL_UPDATES = 0  # the gateway queues and orders requests per device itself
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
@@ -46,6 +49,12 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
         return found.type if found else None
 
     @property
+    def _multiple(self) -> bool:
+        endpoint = self.endpoint
+        found = endpoint.resource(*self._ids) if endpoint else None
+        return found is not None and (found.multiple or isinstance(found.value, dict))
+
+    @property
     def _ids(self) -> tuple[int, int, int]:
         value = self.discovered
         return value.object_id, value.instance_id, value.resource_id
@@ -58,7 +67,7 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
 
     @property
     def state_class(self) -> SensorStateClass | str | None:
-        if self.discovered.schema is None and self._type in NUMERIC:
+        if self.discovered.schema is None and self._type in NUMERIC and not self._multiple:
             return SensorStateClass.MEASUREMENT
         return super().state_class
 
@@ -69,14 +78,19 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
             return BATTERY_STATUS[value] if isinstance(value, int) and 0 <= value < 7 else None
         return self._typed(value)
 
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """A multiple-instance resource's instances one by one (the state lists them all)."""
+        value = self.resource_value
+        if not isinstance(value, dict) or len(value) < 2:
+            return None
+        return {f"instance_{key}": item for key, item in sorted(value.items(), key=_instance)}
+
     def _typed(self, value: Any) -> Any:
         """As the model types it: a time, a number, or text (a multi-instance resource's
         instances in order, comma-separated). A measurement is a number or nothing."""
-        if isinstance(value, dict):
-            ordered = sorted(
-                value.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else 0
-            )
-            value = ", ".join(str(v) for _, v in ordered)
+        if isinstance(value, dict):  # a multiple-instance resource: its instances, as text
+            return ", ".join(str(v) for _, v in sorted(value.items(), key=_instance))[:MAX_STATE]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if self.device_class == SensorDeviceClass.TIMESTAMP:
             return datetime.fromtimestamp(value, UTC) if number and value >= 0 else None
@@ -89,7 +103,7 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
         description_unit = self.entity_description.native_unit_of_measurement
         if description_unit is not None:
             return description_unit
-        if self._type not in NUMERIC and self.discovered.schema is None:
+        if self.discovered.schema is None and (self._type not in NUMERIC or self._multiple):
             return None  # HA refuses a unit on text
         units = self.instance_value(SENSOR_UNITS)
         if (
@@ -109,3 +123,8 @@ class LwM2MSensor(LwM2MEntity, SensorEntity):
             measured = endpoint.resource(self._ids[0], self._ids[1], MEASUREMENT)
             return normalise_unit(measured.units if measured else None)
         return None
+
+
+def _instance(item: tuple[Any, Any]) -> int:
+    """Order a multiple-instance value's items by instance id."""
+    return int(item[0]) if str(item[0]).isdigit() else 0

@@ -21,6 +21,9 @@ ACTIVE = ("downloading", "downloaded", "updating")
 INSTALL_TIMEOUT = 3600.0  # a slow link can take long; the gateway's own timeouts end it sooner
 
 
+PARALLEL_UPDATES = 0  # the gateway queues and orders requests per device itself
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: LwM2MConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:

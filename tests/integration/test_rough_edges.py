@@ -234,6 +234,7 @@ async def test_generic_entities_read_well_once_enabled(
         "minimum": "raw/3303/0/5601",
         "type": "raw/3/0/17",
         "signal": "raw/4/0/2",
+        "sources": "raw/3/0/6",
     }
     ids = {key: entity_id(hass, "sensor", unique) for key, unique in wanted.items()}
     for found in ids.values():
@@ -247,6 +248,11 @@ async def test_generic_entities_read_well_once_enabled(
     assert current_time.attributes["device_class"] == SensorDeviceClass.TIMESTAMP  # type: ignore[union-attr]
     assert datetime.fromisoformat(current_time.state).year >= 2026  # type: ignore[union-attr]
     assert states["addresses"].state == "127.0.0.1"  # type: ignore[union-attr]  # not {'0': ...}
+    assert states["addresses"].attributes.get("instance_0") is None  # type: ignore[union-attr]  # one: the state says it
+    sources = states["sources"]  # 3/0/6 Available Power Sources: battery (1) and USB (5)
+    assert sources.state == "1, 5"  # type: ignore[union-attr]
+    assert (sources.attributes["instance_0"], sources.attributes["instance_1"]) == (1, 5)  # type: ignore[union-attr]
+    assert "state_class" not in sources.attributes  # type: ignore[union-attr]
     minimum = states["minimum"]
     assert minimum.attributes["unit_of_measurement"] == "°C"  # type: ignore[union-attr]  # 5701's
     assert minimum.attributes["state_class"] == SensorStateClass.MEASUREMENT  # type: ignore[union-attr]
@@ -254,3 +260,26 @@ async def test_generic_entities_read_well_once_enabled(
     assert states["signal"].attributes["state_class"] == SensorStateClass.MEASUREMENT  # type: ignore[union-attr]
     assert states["type"].name.endswith("Device Type")  # type: ignore[union-attr]
     assert "Device Device" not in states["type"].name  # type: ignore[union-attr]
+
+
+async def test_devices_the_gateway_forgot_leave_home_assistant(
+    hass: HomeAssistant, gateway: Gateway, make_device: DeviceFactory, setup_entry: EntryFactory
+) -> None:
+    """Stale devices: an endpoint removed on the gateway (from a script, another client, or
+    while Home Assistant was away) does not linger as a dead device."""
+    for name in ("kept", "gone-now", "gone-away"):
+        await make_device(name)
+        await wait_registered(gateway, name)
+    entry = await setup_entry(gateway)
+    devices = dr.async_get(hass)
+    gateway.server.registrations.remove("gone-now")
+    await until(lambda: devices.async_get_device(identifiers={(DOMAIN, "gone-now")}) is None, hass)
+
+    await hass.config_entries.async_unload(entry.entry_id)
+    gateway.server.registrations.remove("gone-away")  # while Home Assistant is not listening
+    assert devices.async_get_device(identifiers={(DOMAIN, "gone-away")}) is not None
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert devices.async_get_device(identifiers={(DOMAIN, "gone-away")}) is None
+    assert devices.async_get_device(identifiers={(DOMAIN, "kept")}) is not None
+    assert devices.async_get_device(identifiers={(DOMAIN, gateway.store.gateway_id)}) is not None
