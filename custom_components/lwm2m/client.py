@@ -157,27 +157,11 @@ class GatewayClient:
         endpoints: list[dict[str, Any]] = result.get("endpoints", [])
         return endpoints
 
-    async def read(self, endpoint: str, path: str) -> list[dict[str, Any]]:
-        values: list[dict[str, Any]] = (await self.command("read", endpoint=endpoint, path=path))[
-            "values"
-        ]
-        return values
-
-    async def write(self, endpoint: str, path: str, value: Any) -> None:
-        await self.command("write", endpoint=endpoint, path=path, value=value)
-
-    async def execute(self, endpoint: str, path: str, args: str | None = None) -> None:
-        extra = {"args": args} if args else {}
-        await self.command("execute", endpoint=endpoint, path=path, **extra)
-
     async def observe(self, endpoint: str, path: str) -> list[dict[str, Any]]:
         """Observe path; the values of the first notification."""
         result = await self.command("observe", endpoint=endpoint, path=path)
         values = result.get("values") if isinstance(result, dict) else None
         return [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
-
-    async def write_attributes(self, endpoint: str, path: str, **attributes: Any) -> None:
-        await self.command("write_attributes", endpoint=endpoint, path=path, **attributes)
 
     async def disconnect(self) -> None:
         ws, self._ws = self._ws, None
