@@ -38,6 +38,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -209,11 +215,12 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, float]:
                 await api.command("start_listening")
                 api.expected = args.devices
                 rss_before = rss_kib(proc.pid)
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), cpu_seconds(proc.pid)
                 load = await LoadProcess.start(coap_port, args.devices, "bench-", args.concurrency)
                 sent_side = await load.answer()
                 await asyncio.wait_for(api.all_registered.wait(), 600)
                 registration_s = time.perf_counter() - started
+                registration_cpu = cpu_seconds(proc.pid) - cpu_started
                 rss_after = rss_kib(proc.pid)
 
                 semaphore = asyncio.Semaphore(args.concurrency)
@@ -230,8 +237,10 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, float]:
                 observe_s = time.perf_counter() - started
                 api.latencies.clear()
                 api.changes = 0
+                cpu_started = cpu_seconds(proc.pid)
                 sent = await load.notify(args.rate, args.duration)
                 await asyncio.sleep(1.0)  # let the last notifications arrive
+                notify_cpu = cpu_seconds(proc.pid) - cpu_started
                 delivered, latencies = api.changes, list(api.latencies)
                 await load.stop()
                 api.reader.cancel()
@@ -242,10 +251,12 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, float]:
         "devices": args.devices,
         "registered (device side)": sent_side["registered"],
         "registrations/s": args.devices / registration_s,
+        "CPU µs per registration": 1e6 * registration_cpu / args.devices,
         "observes/s": observed / observe_s,
         "notifications sent": sent["sent"],
         "notifications delivered to API": delivered,
         "delivered/s": delivered / args.duration,
+        "CPU µs per notification": 1e6 * notify_cpu / max(delivered, 1),
         "latency p50 ms": 1000 * percentile(latencies, 0.50),
         "latency p99 ms": 1000 * percentile(latencies, 0.99),
         "RSS per device KiB": (rss_after - rss_before) / args.devices,
@@ -292,16 +303,19 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
     coap_port = free_udp_port()
     context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", coap_port))
     rss_before = rss_kib(os.getpid())
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds(os.getpid())
     load = await LoadProcess.start(coap_port, args.devices, "bare-", args.concurrency)
     await load.answer()
     await asyncio.wait_for(registered.wait(), 600)
     registration_s = time.perf_counter() - started
+    registration_cpu = cpu_seconds(os.getpid()) - cpu_started
     await asyncio.sleep(2.0)  # let the observations be established
     rss_after = rss_kib(os.getpid())
     latencies.clear()
+    cpu_started = cpu_seconds(os.getpid())
     sent = await load.notify(args.rate, args.duration)
     await asyncio.sleep(1.0)
+    notify_cpu = cpu_seconds(os.getpid()) - cpu_started
     delivered = len(latencies)
     await load.stop()
     for task in observations:
@@ -310,8 +324,10 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, float]:
     await context.shutdown()
     return {
         "registrations/s": args.devices / registration_s,
+        "CPU µs per registration": 1e6 * registration_cpu / args.devices,
         "notifications sent": sent["sent"],
         "delivered/s": delivered / args.duration,
+        "CPU µs per notification": 1e6 * notify_cpu / max(delivered, 1),
         "latency p50 ms": 1000 * percentile(list(latencies), 0.50),
         "latency p99 ms": 1000 * percentile(list(latencies), 0.99),
         "RSS per device KiB": (rss_after - rss_before) / args.devices,
@@ -347,7 +363,7 @@ def main() -> None:
         for key, value in bare.items():
             print(f"  {key:32} {value:10.2f}")
         print("\n== gateway / bare")
-        for key in ("registrations/s", "delivered/s"):
+        for key in ("registrations/s", "delivered/s", "CPU µs per notification"):
             print(f"  {key:32} {gateway[key] / bare[key]:10.2f}")
         print(
             f"  {'latency p50 (x)':32} {gateway['latency p50 ms'] / bare['latency p50 ms']:10.2f}"

@@ -27,6 +27,7 @@ from .presence import Presence
 from .registrations import Registrations
 from .requests import RequestSender
 from .resource_values import ResourceValues
+from .value_writes import ValueWrites
 from .security import Security
 from .send import SendReceiver
 from .tasks import BackgroundTasks
@@ -59,7 +60,8 @@ class Lwm2mServer:
             security=self.security,
             admission=self.admission,
         )
-        self.values = ResourceValues(store, self.events)
+        self.value_writes = ValueWrites(store)
+        self.values = ResourceValues(self.value_writes, self.events)
         self.requests = RequestSender(config, self.transport, self.presence, registry)
         self.device = DeviceManagement(
             requests=self.requests,
@@ -160,6 +162,7 @@ class Lwm2mServer:
         # raises in its own task if one was cancelled before
         await self.transport.stop()
         self.observations.stop()
+        self.value_writes.flush()  # the last values reach the disk before the store closes
 
 
 class EndpointLifecycle:

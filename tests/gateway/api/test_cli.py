@@ -98,6 +98,63 @@ async def test_kill_9_loses_no_registration(tmp_path: FilePath, processes: list[
         await device.stop()
 
 
+async def test_kill_9_in_a_notification_flood_loses_only_the_last_moment(
+    tmp_path: FilePath, processes: list[Process]
+) -> None:
+    """Last values are written behind (one commit per 100 ms): a kill -9 may cost the readings
+    of that last moment, never a registration, and never anything older."""
+    first = await start(tmp_path)
+    processes.append(first)
+    devices = [
+        SimulatedDevice(f"flood-{i}", f"coap://127.0.0.1:{first.coap_port}", auto_update=False)
+        for i in range(3)
+    ]
+    for device in devices:
+        await device.start()
+    try:
+        async with aiohttp.ClientSession() as session, session.ws_connect(first.api_url) as ws:
+            await ws.receive_json()
+            for n, device in enumerate(devices):
+                for _ in range(50):
+                    await ws.send_json({"message_id": 100 * n, "command": "observe",
+                                        "args": {"endpoint": device.endpoint,
+                                                 "path": "/3303/0/5700"}})  # fmt: skip
+                    if (await ws.receive_json())["success"]:
+                        break
+                    await asyncio.sleep(0.1)
+        sent_at: list[float] = []
+        loop = asyncio.get_running_loop()
+        for value in range(200):  # a notification every 10 ms from each device
+            for device in devices:
+                device.set_value("/3303/0/5700", float(value))
+            sent_at.append(loop.time())
+            await asyncio.sleep(0.01)
+        killed_at = loop.time()
+        os.kill(first.proc.pid, signal.SIGKILL)
+        await first.proc.wait()
+    finally:
+        for device in devices:
+            await device.stop()  # the restarted gateway can only show what it stored
+    second = await start(tmp_path, coap_port=first.coap_port)
+    processes.append(second)
+    assert sorted(await endpoints(second.api_url)) == [d.endpoint for d in devices]
+    # sent half a second or more before the kill: on disk (the window is 100 ms; the rest is
+    # slack for delivery on a busy machine)
+    settled = max(i for i, at in enumerate(sent_at) if at <= killed_at - 0.5)
+    async with aiohttp.ClientSession() as session, session.ws_connect(second.api_url) as ws:
+        await ws.receive_json()
+        for n, device in enumerate(devices):
+            await ws.send_json({"message_id": n + 1, "command": "get_endpoint",
+                                "args": {"endpoint": device.endpoint}})  # fmt: skip
+            found = (await ws.receive_json())["result"]
+            (temperature,) = [
+                r["value"]
+                for o in found["objects"] if o["id"] == 3303
+                for i in o["instances"] for r in i["resources"] if r["id"] == 5700
+            ]  # fmt: skip
+            assert settled <= temperature <= 199, (device.endpoint, temperature)
+
+
 @pytest.mark.parametrize(
     ("args", "config", "message"),
     [
