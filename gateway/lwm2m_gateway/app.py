@@ -13,6 +13,7 @@ from . import __version__, supervisor
 from .announce import Announcer
 from .api import ApiServer
 from .config import GatewayConfig
+from .heap import HeapSettler
 from .lwm2m.model import ObjectRegistry
 from .server import FirmwareSettings, Lwm2mServer, ServerConfig
 from .server.firmware_updates import FirmwareUpdates
@@ -83,6 +84,7 @@ class Gateway:
             ),
         )
         self.announcer: Announcer | None = None
+        self.heap = HeapSettler(lambda: len(self.server.registrations.names()))
         self.api = ApiServer(
             self.server,
             self.store.gateway_id,
@@ -99,6 +101,7 @@ class Gateway:
     async def start(self) -> None:
         await self.server.start()
         await self.api.start()
+        self.heap.start()
         if self.config.announce:
             self.announcer = Announcer(self.store.gateway_id, self.config.api_host, self.api.port)
             await self.announcer.start()
@@ -113,6 +116,7 @@ class Gateway:
         )  # fmt: skip
 
     async def stop(self) -> None:
+        await self.heap.stop()
         if self.announcer is not None:
             await self.announcer.stop()
         await self.api.stop()

@@ -27,11 +27,11 @@ from .presence import Presence
 from .registrations import Registrations
 from .requests import RequestSender
 from .resource_values import ResourceValues
-from .value_writes import ValueWrites
 from .security import Security
 from .send import SendReceiver
 from .tasks import BackgroundTasks
 from .transport import CoapTransport
+from .value_writes import ValueWrites
 
 REGISTER_SETTLE = 0.05  # s to let the 2.01 leave before the first request to a new registration
 
