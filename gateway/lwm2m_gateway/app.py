@@ -84,7 +84,7 @@ class Gateway:
             ),
         )
         self.announcer: Announcer | None = None
-        self.heap = HeapSettler(lambda: len(self.server.registrations.names()))
+        self.heap = HeapSettler()
         self.api = ApiServer(
             self.server,
             self.store.gateway_id,

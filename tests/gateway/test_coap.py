@@ -55,3 +55,25 @@ async def test_no_coap_over_tcp_listener_is_opened(make_server: ServerFactory) -
     lwm2m, _ = await make_server()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", lwm2m.coap_port), timeout=2).close()
+
+
+async def test_the_timer_tracking_loop_forgets_timers_that_ran_and_cancels_the_rest() -> None:
+    """aiocoap's timers are tracked so close_context can cancel them, without the tracking
+    growing with (or costing per call in proportion to) every timer ever scheduled."""
+    import asyncio
+    import gc
+
+    from lwm2m_gateway.coap import _TimerTrackingLoop
+
+    loop = _TimerTrackingLoop(asyncio.get_running_loop())
+    fired: list[int] = []
+    for n in range(1000):
+        loop.call_later(0, fired.append, n)
+    pending = loop.call_at(loop.time() + 60, fired.append, -1)
+    await asyncio.sleep(0.05)
+    gc.collect()
+    assert len(fired) == 1000
+    assert set(loop.handles) == {pending}  # the 1,000 that ran are gone
+    for handle in list(loop.handles):
+        handle.cancel()
+    assert pending.cancelled()

@@ -1,4 +1,4 @@
-"""The heap settler freezes the long-lived heap at start-up and after the registry settles."""
+"""The heap settler freezes the long-lived heap at start-up and after every full collection."""
 
 from __future__ import annotations
 
@@ -8,21 +8,21 @@ import gc
 from lwm2m_gateway.heap import HeapSettler
 
 
-async def test_the_heap_is_frozen_once_the_registry_settles_and_released_on_stop() -> None:
-    count = 10
-    settler = HeapSettler(lambda: count, interval=0.05)
+async def test_survivors_of_a_full_collection_are_frozen_and_released_on_stop() -> None:
+    settler = HeapSettler()
     settler.start()
     try:
         assert gc.get_freeze_count() > 0
-        assert settler.frozen_at == 10
-        count = 500  # a registration storm...
-        await asyncio.sleep(0.03)
-        assert settler.frozen_at == 10  # ...still going: no freeze in the middle of it
-        for _ in range(100):
-            if settler.frozen_at == 500:
-                break
-            await asyncio.sleep(0.02)
-        assert settler.frozen_at == 500  # settled for an interval: frozen again
+        assert settler.freezes == 1
+        kept = [[i] for i in range(10000)]  # long-lived objects made after start-up
+        frozen_before = gc.get_freeze_count()
+        gc.collect()  # a full collection: its survivors are frozen right after
+        await asyncio.sleep(0)
+        assert settler.freezes == 2
+        assert gc.get_freeze_count() >= frozen_before + len(kept)
+        gc.collect(1)  # a young collection freezes nothing
+        await asyncio.sleep(0)
+        assert settler.freezes == 2
     finally:
         await settler.stop()
     assert gc.get_freeze_count() == 0
