@@ -93,10 +93,15 @@ def app_token(data_dir: Path) -> str:
     except FileNotFoundError:
         pass
     token = secrets.token_urlsafe(32)
+    _write_private(path, token + "\n")
+    return token
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read (it holds the API token)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as file:
-        file.write(token + "\n")
-    return token
+        file.write(text)
 
 
 def write_config(options_file: Path, data_dir: Path, config_file: Path) -> None:
@@ -109,9 +114,7 @@ def write_config(options_file: Path, data_dir: Path, config_file: Path) -> None:
         raise ConfigError(f"{options_file}: not JSON ({err})") from err
     settings = settings_from_options(options, data_dir, app_token(data_dir))
     load_config(None, settings)  # refused here, naming the option, before anything is written
-    fd = os.open(config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(to_toml(settings))
+    _write_private(config_file, to_toml(settings))
 
 
 async def announce(
