@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import pytest_socket
 from homeassistant.const import CONF_HOST, CONF_PORT
-from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -84,6 +84,7 @@ async def test_home_assistant_with_many_devices(hass: HomeAssistant, socket_enab
             watched = set(sensors.values())
             latencies: list[float] = []
 
+            @callback  # on the loop: a plain function would run in the executor per change
             def state_changed(event: Event[EventStateChangedData]) -> None:
                 new = event.data["new_state"]
                 if event.data["entity_id"] in watched and new is not None:

@@ -232,10 +232,15 @@ class GatewayState:
         instance_path = "/" + "/".join(path.strip("/").split("/")[:2])
         self.changing_path = path
         try:
-            for cb in list(self._instance_listeners.get((endpoint, instance_path), [])):
-                cb()
+            self.notify_instance(endpoint, instance_path)
         finally:
             self.changing_path = None
+
+    @callback
+    def notify_instance(self, endpoint: str, instance_path: str) -> None:
+        """Wake the entities of one object instance ("/3347/0")."""
+        for cb in list(self._instance_listeners.get((endpoint, instance_path), [])):
+            cb()
 
     @callback
     def notify_all(self) -> None:
@@ -306,7 +311,7 @@ class LwM2MRuntime:
                 info.set_value(
                     str(record.get("path", "")), record.get("value"), record.get("timestamp")
                 )
-            self.state.notify(endpoint)
+            self.state.notify_instance(endpoint, path)  # only the entities of what was observed
 
     @callback
     def _on_event(self, event: str, data: dict[str, Any]) -> None:
