@@ -184,18 +184,22 @@ class ApiClient:
     async def read(self) -> None:
         async for frame in self.ws:
             now = time.time()
-            message = json.loads(frame.data)
-            if message["type"] == "result":
-                self.waiting.pop(message["message_id"]).set_result(message)
-            elif message["type"] == "event":
-                event, data = message["event"], message["data"]
-                if event == "endpoint_registered":
-                    self.registered += 1
-                    if self.registered >= self.expected:
-                        self.all_registered.set()
-                elif event == "resource_changed" and isinstance(data.get("value"), float):
-                    self.changes += 1
-                    self.latencies.append(now - data["value"])
+            decoded = json.loads(frame.data)
+            for message in decoded if isinstance(decoded, list) else [decoded]:
+                self.handle(message, now)
+
+    def handle(self, message: dict[str, Any], now: float) -> None:
+        if message["type"] == "result":
+            self.waiting.pop(message["message_id"]).set_result(message)
+        elif message["type"] == "event":
+            event, data = message["event"], message["data"]
+            if event == "endpoint_registered":
+                self.registered += 1
+                if self.registered >= self.expected:
+                    self.all_registered.set()
+            elif event == "resource_changed" and isinstance(data.get("value"), float):
+                self.changes += 1
+                self.latencies.append(now - data["value"])
 
     async def command(self, command: str, **args: Any) -> dict[str, Any]:
         self.next_id += 1
@@ -212,7 +216,7 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, float]:
             async with aiohttp.ClientSession() as session, session.ws_connect(api_url) as ws:
                 await ws.receive_json()  # server_info
                 api = ApiClient(ws)
-                await api.command("start_listening")
+                await api.command("start_listening", coalesce=True)
                 api.expected = args.devices
                 rss_before = rss_kib(proc.pid)
                 started, cpu_started = time.perf_counter(), cpu_seconds(proc.pid)

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from .const import MIN_SCHEMA_VERSION, SCHEMA_VERSION
+from .const import COALESCE_SCHEMA_VERSION, MIN_SCHEMA_VERSION, SCHEMA_VERSION
 
 _LOGGER = logging.getLogger(__name__)
 COMMAND_TIMEOUT = 120.0  # a queue-mode device may take minutes to wake; the gateway bounds it
@@ -113,16 +113,14 @@ class GatewayClient:
                 if frame.type != aiohttp.WSMsgType.TEXT:
                     continue
                 try:
-                    message = frame.json()
+                    decoded = frame.json()
                 except ValueError:
                     _LOGGER.warning("Ignoring a frame that is not JSON from %s", self.url)
                     continue
-                if message.get("type") == "result":
-                    future = self._pending.pop(message.get("message_id"), None)
-                    if future is not None and not future.done():
-                        future.set_result(message)
-                elif message.get("type") == "event" and self._on_event is not None:
-                    self._on_event(message.get("event", ""), message.get("data") or {})
+                # schema 5: messages queued together arrive as one array
+                for message in decoded if isinstance(decoded, list) else [decoded]:
+                    if isinstance(message, dict):
+                        self._handle(message)
         finally:
             for future in self._pending.values():
                 if not future.done():
@@ -130,6 +128,15 @@ class GatewayClient:
             self._pending.clear()
             if self.on_disconnect is not None and self._ws is ws:
                 self.on_disconnect()
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "result":
+            message_id: Any = message.get("message_id")
+            future = self._pending.pop(message_id, None)
+            if future is not None and not future.done():
+                future.set_result(message)
+        elif message.get("type") == "event" and self._on_event is not None:
+            self._on_event(message.get("event", ""), message.get("data") or {})
 
     async def command(self, command: str, **args: Any) -> dict[str, Any]:
         if self._ws is None or self._ws.closed:
@@ -153,7 +160,10 @@ class GatewayClient:
 
     async def start_listening(self, on_event: EventCallback) -> list[dict[str, Any]]:
         self._on_event = on_event
-        result = await self.command("start_listening")
+        schema = int((self.server_info or {}).get("schema_version", 0))
+        # from schema 5 the gateway sends what it has queued in one frame when asked to
+        args = {"coalesce": True} if schema >= COALESCE_SCHEMA_VERSION else {}
+        result = await self.command("start_listening", **args)
         endpoints: list[dict[str, Any]] = result.get("endpoints", [])
         return endpoints
 

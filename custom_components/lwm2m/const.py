@@ -11,7 +11,9 @@ DEFAULT_PORT: Final = 8765
 CONF_TOKEN: Final = "token"
 
 # The gateway API schema versions this integration speaks (docs/protocol.md).
-SCHEMA_VERSION: Final = 4  # firmware 2, security 3, batch history 4; schema 1 works without
+SCHEMA_VERSION: Final = 5  # firmware 2, security 3, batch history 4, coalesced frames and
+# registered-before-inventory 5; schema 1 works without
+COALESCE_SCHEMA_VERSION: Final = 5
 MIN_SCHEMA_VERSION: Final = 1
 
 PLATFORMS: Final = [

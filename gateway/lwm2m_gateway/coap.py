@@ -18,6 +18,7 @@ from aiocoap.messagemanager import MessageManager
 from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
+from aiocoap.util import socknumbers
 
 from .quiet_log import QuietLog
 
@@ -196,15 +197,69 @@ def udp_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+MAX_BURST = 64  # datagrams read in one wake-up of the event loop
+
+
+class BurstReader:
+    """Reads a UDP socket for aiocoap's udp6 protocol, in place of aiocoap's reader.
+
+    aiocoap's reader makes two recvmsg calls per datagram, the first on the error queue, which
+    raises when (almost always) it is empty, and reads one datagram per pass of the event loop.
+    This one reads the error queue only when a wake-up brought no datagram (ICMP errors wake
+    the socket too, and it stays readable until the queue is read), and reads as many datagrams
+    as the last wake-up found, doubling up to MAX_BURST while the socket keeps having more, so
+    a quiet socket costs one recvmsg per datagram and a busy one one pass per burst.
+    """
+
+    def __init__(self, sock: socket.socket, protocol: Any) -> None:
+        self._sock = sock
+        self._protocol = protocol
+        self._burst = 1
+
+    def __call__(self) -> None:
+        sock, protocol = self._sock, self._protocol
+        received = 0
+        for _ in range(self._burst):
+            try:
+                data, ancdata, flags, address = sock.recvmsg(4096, 1024)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # an ICMP error reported on the socket itself
+                protocol.error_received(exc)
+                break
+            received += 1
+            protocol.datagram_msg_received(data, ancdata, flags, address)
+        if received == self._burst:
+            self._burst = min(2 * self._burst, MAX_BURST)
+        elif received <= 1:
+            self._burst = 1
+        if received == 0 and socknumbers.HAS_RECVERR:
+            self._read_errors()
+
+    def _read_errors(self) -> None:
+        try:
+            data, ancdata, flags, address = self._sock.recvmsg(4096, 1024, socknumbers.MSG_ERRQUEUE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._protocol.error_received(exc)
+            return
+        self._protocol.datagram_errqueue_received(data, ancdata, flags, address)
+
+
 async def open_context(site: Any = None, bind: tuple[str, int] | None = None) -> aiocoap.Context:
     """A plain CoAP (UDP) server context: no CoAP over TCP or WebSockets listeners."""
     host, port = bind or ("::", 5683)
 
     async def udp(messages: MessageManager, log: logging.Logger, loop: Any) -> Any:
         sock = udp_socket(host, port)
-        return await _UDP6Interface._create_transport_endpoint(
+        interface = await _UDP6Interface._create_transport_endpoint(
             sock, messages, log, loop, multicast=[]
         )
+        # aiocoap added its reader before answering; the transport's close removes ours
+        loop.remove_reader(sock.fileno())
+        loop.add_reader(sock.fileno(), BurstReader(sock, interface))
+        return interface
 
     return await build_context(site, udp)
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from lwm2m_gateway.coap import close_context, open_context
+from lwm2m_gateway.coap import bound_port, close_context, open_context
 from lwm2m_gateway.server.transport import ListenError
 from tests.gateway.conftest import ServerFactory
 
@@ -77,3 +77,43 @@ async def test_the_timer_tracking_loop_forgets_timers_that_ran_and_cancels_the_r
     for handle in list(loop.handles):
         handle.cancel()
     assert pending.cancelled()
+
+
+async def test_a_burst_of_datagrams_is_answered_in_full() -> None:
+    """The burst reader reads many datagrams per wake-up: none is lost or left unread."""
+    import asyncio
+
+    import aiocoap
+    import aiocoap.resource
+    from aiocoap.numbers.codes import Code
+
+    class Echo(aiocoap.resource.Resource):  # type: ignore[misc]
+        async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+            return aiocoap.Message(
+                code=Code.CONTENT, payload=bytes(request.opt.uri_query[0], "ascii")
+            )
+
+    site = aiocoap.resource.Site()
+    site.add_resource(["echo"], Echo())
+    context = await open_context(site, bind=("127.0.0.1", 0))
+    port = bound_port(context)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    client.setblocking(False)
+    try:
+        count = 400
+        for n in range(count):  # all sent before the gateway's loop runs once
+            query = str(n).encode()  # CON GET, token n, Uri-Path "echo", Uri-Query n
+            request = bytes([0x42, 0x01]) + n.to_bytes(2) + n.to_bytes(2) + b"\xb4echo"
+            request += bytes([0x40 | len(query)]) + query
+            client.sendto(request, ("127.0.0.1", port))
+        answers: set[bytes] = set()
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(10):
+            while len(answers) < count:
+                answer = aiocoap.Message.decode(await loop.sock_recv(client, 2048))
+                answers.add(answer.payload)
+        assert answers == {str(n).encode() for n in range(count)}
+    finally:
+        client.close()
+        await close_context(context)

@@ -103,7 +103,7 @@ async def test_wrong_token_is_invalid_auth_and_the_right_one_works(
 
 @pytest.mark.parametrize(
     ("schema", "min_supported", "error"),
-    [(0, 0, "gateway_too_old"), (7, 5, "gateway_too_new")],
+    [(0, 0, "gateway_too_old"), (8, 6, "gateway_too_new")],
 )
 async def test_schema_outside_the_window_names_the_side_to_upgrade(
     hass: HomeAssistant,

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[vol.Schema, Handler]] = {}
 @dataclass(slots=True)
 class CommandContext:
     server: Lwm2mServer
-    start_listening: Callable[[], None]
+    start_listening: Callable[[bool], None]
 
     @property
     def registry(self) -> ObjectRegistry:
@@ -119,9 +119,9 @@ def endpoint_json(ctx: CommandContext, endpoint: str) -> dict[str, Any]:
     return data
 
 
-@command("start_listening", {})
+@command("start_listening", {vol.Optional("coalesce", default=False): bool})
 async def start_listening(ctx: CommandContext, args: dict[str, Any]) -> Any:
-    ctx.start_listening()
+    ctx.start_listening(args["coalesce"])
     return {"endpoints": [endpoint_json(ctx, n) for n in ctx.server.registrations.names()]}
 
 

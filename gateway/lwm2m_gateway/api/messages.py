@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SCHEMA_VERSION = 4  # 4: a batch's history in resource_changed (docs/protocol.md changelog)
+SCHEMA_VERSION = 5  # 5: coalesced frames, registered before inventory (docs/protocol.md changelog)
 MIN_SUPPORTED_SCHEMA_VERSION = 1
 
 

@@ -462,3 +462,58 @@ async def test_api_clients_are_capped(gateway: Gateway) -> None:
         finally:
             for ws in sockets:
                 await ws.close()
+
+
+async def frames_after_a_read(
+    gateway: Gateway, device: SimulatedDevice, **listen: Any
+) -> list[Any]:
+    """The frames a client gets for a Read that changes three values at once."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(gateway.api.url) as ws:
+        await ws.receive_json()  # server_info
+        await ws.send_json({"message_id": 1, "command": "start_listening", "args": listen})
+        while not isinstance(started := await ws.receive_json(), dict) or "endpoints" not in (
+            started.get("result") or {}
+        ):
+            pass  # events of the device's registration may come first
+        for path, value in (("/3303/0/5700", 30.5), ("/3303/0/5601", 1.5), ("/3303/0/5602", 40.5)):
+            device.set_value(path, value)
+        await ws.send_json(
+            {"message_id": 2, "command": "read", "args": {"endpoint": "api-dev", "path": "/3303/0"}}
+        )
+        frames: list[Any] = []
+        while not any(
+            m.get("message_id") == 2 for f in frames for m in (f if isinstance(f, list) else [f])
+        ):
+            frames.append(await asyncio.wait_for(ws.receive_json(), 10))
+        return frames
+
+
+async def test_a_client_that_asks_gets_what_is_queued_together_in_one_frame(
+    gateway: Gateway, device: SimulatedDevice
+) -> None:
+    await asyncio.sleep(0.5)  # the registration's own events have gone out
+    frames = await frames_after_a_read(gateway, device, coalesce=True)
+    batch = frames[-1]  # the one with the Read's answer
+    assert isinstance(batch, list)
+    changed = {m["data"]["path"]: m["data"]["value"] for m in batch if m["type"] == "event"}
+    assert {"/3303/0/5700": 30.5, "/3303/0/5601": 1.5, "/3303/0/5602": 40.5}.items() <= (
+        changed.items()
+    )
+    assert batch[-1]["type"] == "result"
+    assert batch[-1]["success"] is True
+
+
+async def test_a_client_that_does_not_ask_gets_one_message_per_frame(
+    gateway: Gateway, device: SimulatedDevice
+) -> None:
+    await asyncio.sleep(0.5)
+    frames = await frames_after_a_read(gateway, device)
+    assert all(isinstance(f, dict) for f in frames)
+    changed = {f["data"]["path"] for f in frames if f["type"] == "event"}
+    assert {"/3303/0/5700", "/3303/0/5601", "/3303/0/5602"} <= changed
+
+
+async def test_coalesce_must_be_a_boolean(client: Client) -> None:
+    answer = await client.call("start_listening", coalesce="yes")
+    assert answer["success"] is False
+    assert answer["error_code"] == "invalid_args" or "coalesce" in str(answer["details"])
