@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Self
 
@@ -33,6 +33,10 @@ class Path:
     resource_id: int | None = None
     resource_instance_id: int | None = None
 
+    # derived once: paths are made and compared on every notification
+    _ids: tuple[int, ...] = field(init=False, repr=False, compare=False, hash=False)
+    _text: str | None = field(init=False, repr=False, compare=False, hash=False, default=None)
+
     def __post_init__(self) -> None:
         ids = (self.object_id, self.instance_id, self.resource_id, self.resource_instance_id)
         seen_none = False
@@ -43,10 +47,17 @@ class Path:
                 raise InvalidPath(f"path ids must be set from the left: {ids}")
             elif not 0 <= value <= MAX_ID:
                 raise InvalidPath(f"path id {value} is outside 0..{MAX_ID}")
+        object.__setattr__(self, "_ids", tuple(value for value in ids if value is not None))
 
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse "/3303/0/5700" (a leading slash is optional, "/" is the root)."""
+        if cls is Path:
+            return _parse_cached(text)  # type: ignore[return-value]
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Self:
         stripped = text.strip()
         if stripped in ("", "/"):
             return cls()
@@ -70,20 +81,11 @@ class Path:
 
     @property
     def ids(self) -> tuple[int, ...]:
-        return tuple(
-            value
-            for value in (
-                self.object_id,
-                self.instance_id,
-                self.resource_id,
-                self.resource_instance_id,
-            )
-            if value is not None
-        )
+        return self._ids
 
     @property
     def level(self) -> PathLevel:
-        return PathLevel(len(self.ids))
+        return _LEVELS[len(self._ids)]
 
     @property
     def parent(self) -> Path:
@@ -107,6 +109,8 @@ class Path:
         """The resource this path is, or belongs to (for resource-instance paths)."""
         if self.level < PathLevel.RESOURCE:
             raise InvalidPath(f"{self} is not a resource path")
+        if len(self._ids) == PathLevel.RESOURCE:
+            return self
         return Path(self.object_id, self.instance_id, self.resource_id)
 
     def __lt__(self, other: object) -> bool:
@@ -116,7 +120,20 @@ class Path:
         return self.ids < other.ids
 
     def __str__(self) -> str:
-        return "/" + "/".join(str(value) for value in self.ids)
+        text = self._text
+        if text is None:
+            text = "/" + "/".join(map(str, self._ids))
+            object.__setattr__(self, "_text", text)
+        return text
 
     def __repr__(self) -> str:
         return f"Path({str(self)!r})"
+
+
+_LEVELS = tuple(PathLevel)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Path:
+    """Paths are immutable and devices send the same few names again and again."""
+    return Path._parse(text)
