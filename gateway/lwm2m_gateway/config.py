@@ -27,7 +27,12 @@ SCHEMA = vol.Schema(
         vol.Optional("max_endpoints", default=20000): vol.All(int, vol.Range(min=1)),
         vol.Optional("max_pending", default=32): vol.All(int, vol.Range(min=1, max=10000)),
         vol.Optional("inventory_concurrency", default=32): vol.All(int, vol.Range(min=1)),
-        vol.Optional("inventory_queue", default=1000): vol.All(int, vol.Range(min=0)),
+        vol.Optional("inventory_rate", default=100.0): vol.All(vol.Coerce(float), vol.Range(min=0)),
+        vol.Optional("inventory_valid_for", default=3600.0): vol.All(
+            vol.Coerce(float), vol.Range(min=0)
+        ),
+        # no longer used (every registered device is inventoried, paced): accepted, ignored
+        vol.Optional("inventory_queue"): vol.All(int, vol.Range(min=0)),
         vol.Optional("watchdog_interval", default=60.0): vol.All(
             vol.Coerce(float), vol.Range(min=0.1)
         ),
@@ -81,7 +86,8 @@ class GatewayConfig:
     max_pending: int
     register_rate: float
     inventory_concurrency: int
-    inventory_queue: int
+    inventory_rate: float
+    inventory_valid_for: float
     watchdog_interval: float
     observation_silence: float
     api_host: str
@@ -146,7 +152,8 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         max_pending=valid["max_pending"],
         register_rate=valid["register_rate"],
         inventory_concurrency=valid["inventory_concurrency"],
-        inventory_queue=valid["inventory_queue"],
+        inventory_rate=valid["inventory_rate"],
+        inventory_valid_for=valid["inventory_valid_for"],
         watchdog_interval=valid["watchdog_interval"],
         observation_silence=valid["observation_silence"],
         api_host=valid["api_host"],

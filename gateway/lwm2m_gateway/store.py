@@ -83,8 +83,18 @@ def _schema_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _schema_3(db: sqlite3.Connection) -> None:
+    """Inventories: a device registering again with the same links keeps its inventory."""
+    db.executescript(
+        """
+        CREATE TABLE inventories (
+            endpoint TEXT PRIMARY KEY, signature TEXT NOT NULL, at REAL NOT NULL);
+        """
+    )
+
+
 # Index i migrates user_version i to i + 1; later features append here, never edit old steps.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
 
 
 def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
@@ -186,7 +196,7 @@ class Store:
     def delete_endpoint(self, endpoint: str) -> None:
         with self._db:
             self._db.execute("BEGIN")
-            for table in ("registrations", "observations", "resource_values"):
+            for table in ("registrations", "observations", "resource_values", "inventories"):
                 self._db.execute(f"DELETE FROM {table} WHERE endpoint = ?", (endpoint,))
 
     @_writes
@@ -232,6 +242,17 @@ class Store:
     def load_credentials(self) -> list[tuple[str, str, bytes]]:
         rows = self._db.execute("SELECT endpoint, identity, key FROM credentials")
         return [(str(e), str(i), bytes(k)) for e, i, k in rows]
+
+    @_writes
+    def save_inventory(self, endpoint: str, signature: str, at: float) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO inventories (endpoint, signature, at) VALUES (?, ?, ?)",
+            (endpoint, signature, at),
+        )
+
+    def load_inventories(self) -> dict[str, tuple[str, float]]:
+        rows = self._db.execute("SELECT endpoint, signature, at FROM inventories")
+        return {str(endpoint): (str(sig), float(at)) for endpoint, sig, at in rows}
 
     @_writes
     def save_admission(self, endpoint: str, decision: str) -> None:

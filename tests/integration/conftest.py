@@ -79,15 +79,15 @@ def _track_registrations(gateway: Gateway) -> None:
     seen = _REGISTERED[id(gateway)] = {}
 
     def on_event(event: ServerEvent) -> None:
-        if event.name == "endpoint_registered":
+        if event.name == "endpoint_inventoried":
             seen.setdefault(event.endpoint, asyncio.Event()).set()
 
     gateway.server.events.subscribe(on_event)
 
 
 async def wait_registered(gateway: Gateway, endpoint: str) -> None:
-    """Until the gateway announced the endpoint, which it does after its first Discover and
-    Read of the device."""
+    """Until the gateway has inventoried the endpoint (its first Discover and Read, which
+    follow the registration's announcement, schema 5)."""
     seen = _REGISTERED[id(gateway)]
     await asyncio.wait_for(seen.setdefault(endpoint, asyncio.Event()).wait(), 10)
 

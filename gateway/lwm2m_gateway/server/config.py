@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 
+REGISTER_SETTLE = 0.05  # s to let the 2.01 leave before the first request to a new registration
+
 
 @dataclass(slots=True)
 class FirmwareSettings:
@@ -31,7 +33,9 @@ class ServerConfig:
     expiry_grace: float = 2.0  # tolerate an Update arriving just after the lifetime
     initial_read: bool = True
     inventory_concurrency: int = 32  # inventories (Discover + Read of new devices) at once
-    inventory_queue: int = 1000  # inventories waiting; past that new devices are not inventoried
+    inventory_rate: float = 100.0  # inventories started a second at most; 0: no limit
+    inventory_valid_for: float = 3600.0  # s an inventory is reused by a device registering
+    # again with the same links; 0: never
     watchdog_interval: float = 60.0  # s between checks for dead or silent observations
     observation_silence: float = 3600.0  # s without a notification (no pmax set) before an
     # observation is taken for dead and made again; 0: only observations with a pmax

@@ -3,7 +3,6 @@ device through the request sender, its outcome merged into the endpoint's known 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -46,9 +45,6 @@ class DeviceManagement:
         config: ServerConfig,
     ) -> None:
         self._config = config
-        self._inventory_slots = asyncio.Semaphore(config.inventory_concurrency)
-        self._inventories_waiting = 0
-        self._skipped = 0
         self._requests = requests
         self._registrations = registrations
         self._values = values
@@ -319,34 +315,10 @@ class DeviceManagement:
         self._values.forget(state, path)
         self._changed(state)
 
-    @property
-    def inventories_waiting(self) -> int:
-        return self._inventories_waiting
-
-    async def inventory(self, state: EndpointState, object_ids: Sequence[int]) -> None:
-        """Learn what a newly registered device has: Discover then Read each announced object.
-
-        Bounded: at most inventory_concurrency run at once and inventory_queue wait; past that
-        a registration is not inventoried (its values are read when first asked for), so a
-        flood of Registers from silent sources cannot pile up requests in memory."""
-        if self._inventories_waiting >= self._config.inventory_queue:
-            self._skipped += 1
-            if self._skipped % 100 == 1:
-                _LOGGER.warning("Skipping the inventory of %s: %d inventories wait (%d skipped)",
-                                state.name, self._inventories_waiting, self._skipped)  # fmt: skip
-            return
-        self._inventories_waiting += 1
-        entered = False
-        try:
-            async with self._inventory_slots:
-                entered = True
-                self._inventories_waiting -= 1
-                await self._inventory(state, object_ids)
-        finally:
-            if not entered:  # cancelled while waiting
-                self._inventories_waiting -= 1
-
-    async def _inventory(self, state: EndpointState, object_ids: Sequence[int]) -> None:
+    async def inventory(self, state: EndpointState, object_ids: Sequence[int]) -> bool:
+        """Learn what a device has: Discover then Read each object (the inventory role paces
+        these). Returns whether it is complete: it stops at the first request the device
+        leaves unanswered, rather than waiting out a timeout per object."""
         for oid in object_ids:
             if oid in UNREADABLE_OBJECTS:
                 continue
@@ -354,8 +326,12 @@ class DeviceManagement:
             try:
                 await self.discover(state.name, path)
                 await self.read(state.name, [path])
-            except Lwm2mError as err:
+            except DeviceTimeout as err:
+                _LOGGER.debug("Inventory of %s stopped at %s: %s", state.name, path, err)
+                return False
+            except Lwm2mError as err:  # an object it refuses to show: the others still count
                 _LOGGER.debug("Inventory of %s %s: %s", state.name, path, err)
+        return True
 
 
 def _free_instance(state: EndpointState, oid: int) -> int:

@@ -28,6 +28,7 @@ class EndpointState:
     no_composite: bool = False  # it ignored or refused FETCH/iPATCH: single requests instead
     reachable: bool = True  # False after a request failed with a network error, until it speaks
     pmax: dict[Path, float] = field(default_factory=dict)  # written pmax attributes, by path
+    inventoried_at: float | None = None  # the inventory this registration has (None: waiting)
 
     @property
     def name(self) -> str:
@@ -128,5 +129,6 @@ class EndpointState:
             "registered_at": reg.registered_at,
             "security": reg.security,
             "last_seen": self.last_seen,
+            "inventoried_at": self.inventoried_at,
             "objects": objects,
         }

@@ -9,6 +9,7 @@ a gateway restart in the middle picks them up again.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -24,7 +25,7 @@ from ..lwm2m.errors import Lwm2mError, UnknownEndpoint
 from ..lwm2m.firmware import UPDATE_RESULT_MESSAGES, DeliveryMethod, FirmwareState, UpdateResult
 from ..lwm2m.paths import Path
 from ..lwm2m.values import Record
-from .config import FirmwareSettings
+from .config import REGISTER_SETTLE, FirmwareSettings
 from .device_management import DeviceManagement
 from .dtls import identity_of
 from .events import EventBus, ServerEvent
@@ -298,11 +299,9 @@ class FirmwareUpdates:
         if job is None or job.status not in ACTIVE:
             return
         if event.name == "endpoint_registered" and job.status == "updating":
-            installed = self._registrations.get(job.endpoint).values.get(Path(3, 0, 3), (None, 0))[
-                0
-            ]
-            if installed == job.version:
-                self._finish(job, UpdateResult.SUCCESS)
+            # it restarted into the new image, perhaps: ask which version it runs now (the
+            # inventory of a registration comes later, paced)
+            self._tasks.spawn(self._check_version(job))
             return
         if event.name != "resource_changed":
             return
@@ -318,6 +317,17 @@ class FirmwareUpdates:
                 result = UpdateResult.UPDATE_FAILED
             if result != UpdateResult.DEFERRED:
                 self._finish(job, result)
+
+    async def _check_version(self, job: FirmwareJob) -> None:
+        await asyncio.sleep(REGISTER_SETTLE)  # its 2.01 leaves before the Read
+        try:
+            await self._device.read(job.endpoint, [Path(3, 0, 3)])
+            installed = self._registrations.get(job.endpoint).values.get(Path(3, 0, 3))
+        except Lwm2mError as err:  # the Update Result it reports (5/0/5) still ends the job
+            _LOGGER.info("Cannot read the firmware version of %s: %s", job.endpoint, err)
+            return
+        if installed is not None and installed[0] == job.version and job.status == "updating":
+            self._finish(job, UpdateResult.SUCCESS)
 
     async def _install(self, job: FirmwareJob) -> None:
         job.status = "updating"

@@ -49,6 +49,13 @@ class AdmissionStore(Protocol):
     def load_admissions(self) -> dict[str, str]: ...
 
 
+class InventoryStore(Protocol):
+    """When each endpoint was last inventoried, and the links it had then (inventory.py)."""
+
+    def save_inventory(self, endpoint: str, signature: str, at: float) -> None: ...
+    def load_inventories(self) -> dict[str, tuple[str, float]]: ...
+
+
 class SettingStore(Protocol):
     """Small named documents (firmware catalogue and jobs, credentials to come)."""
 
@@ -62,6 +69,7 @@ class Persistence(
     ObservationStore,
     CredentialStore,
     AdmissionStore,
+    InventoryStore,
     SettingStore,
     Protocol,
 ):

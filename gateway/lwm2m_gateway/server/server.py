@@ -16,11 +16,12 @@ import asyncio
 from ..lwm2m.model import ObjectRegistry
 from .admission import Admission
 from .bootstrap import BootstrapServer
-from .config import ServerConfig
+from .config import REGISTER_SETTLE, ServerConfig
 from .device_management import DeviceManagement
 from .endpoint import EndpointState
 from .events import EventBus
 from .firmware_updates import FirmwareUpdates
+from .inventory import Inventory
 from .observations import Observations
 from .persistence import Persistence
 from .presence import Presence
@@ -32,8 +33,6 @@ from .send import SendReceiver
 from .tasks import BackgroundTasks
 from .transport import CoapTransport
 from .value_writes import ValueWrites
-
-REGISTER_SETTLE = 0.05  # s to let the 2.01 leave before the first request to a new registration
 
 
 class Lwm2mServer:
@@ -70,6 +69,15 @@ class Lwm2mServer:
             events=self.events,
             registry=registry,
             config=config,
+        )
+        self.inventory = Inventory(
+            config,
+            device=self.device,
+            registrations=self.registrations,
+            events=self.events,
+            store=store,
+            tasks=self.tasks,
+            registry=registry,
         )
         self.observations = Observations(
             requests=self.requests,
@@ -132,6 +140,7 @@ class Lwm2mServer:
     async def start(self) -> None:
         self.registrations.restore(self.values.load())
         await self.transport.start()
+        self.inventory.start()
         if self.firmware is not None:
             self.firmware.resume()
         for state in self.registrations.states():
@@ -182,13 +191,21 @@ class EndpointLifecycle:
             self._server.tasks.spawn(self._server.observations.reestablish(state))
 
     def registered(self, state: EndpointState) -> None:
-        self._server.tasks.spawn(self._after_register(state))
+        """Usable at once: announced now, observations re-made after the 2.01 has left, and
+        the inventory queued (or a still valid one reused)."""
+        server = self._server
+        server.events.emit("endpoint_registered", state.name, state.to_json(server.registry))
+        server.inventory.registered(state)
+        server.tasks.spawn(self._after_register(state))
 
     def updated(self, state: EndpointState, new_objects: list[int]) -> None:
-        self._server.tasks.spawn(self._after_update(state, new_objects))
+        server = self._server
+        server.events.emit("endpoint_updated", state.name, state.to_json(server.registry))
+        server.inventory.updated(state, new_objects)
         self.woke(state)
 
     def unregistered(self, state: EndpointState) -> None:
+        self._server.inventory.forget(state.name)
         self._server.observations.drop(state.name)
         self._reobserve_on_wake.discard(state.name)
 
@@ -207,16 +224,5 @@ class EndpointLifecycle:
     async def _after_register(self, state: EndpointState) -> None:
         server = self._server
         await asyncio.sleep(REGISTER_SETTLE)
-        if server.config.initial_read:
-            await server.device.inventory(state, sorted(state.registration.objects))
         if server.registrations.is_current(state):
-            server.events.emit("endpoint_registered", state.name, state.to_json(server.registry))
             await server.observations.reestablish(state)
-
-    async def _after_update(self, state: EndpointState, new_objects: list[int]) -> None:
-        server = self._server
-        if new_objects and server.config.initial_read:
-            await asyncio.sleep(REGISTER_SETTLE)
-            await server.device.inventory(state, new_objects)
-        if server.registrations.is_current(state):
-            server.events.emit("endpoint_updated", state.name, state.to_json(server.registry))

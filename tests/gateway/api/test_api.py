@@ -66,6 +66,15 @@ class Client:
         return await asyncio.wait_for(find(), 10)
 
 
+async def listen_for(client: Client, endpoint: str) -> None:
+    """start_listening, and wait until the endpoint's inventory is done (before or after), so
+    the test's requests are the only ones the device gets."""
+    listening = await client.call("start_listening")
+    known = {e["endpoint"]: e for e in listening["result"]["endpoints"]}
+    if known.get(endpoint, {}).get("inventoried_at") is None:
+        await client.event("endpoint_inventoried", endpoint=endpoint)
+
+
 @pytest.fixture
 async def gateway(tmp_path: FilePath) -> AsyncIterator[Gateway]:
     config = load_config(
@@ -143,8 +152,7 @@ async def test_start_listening_returns_state_then_streams_events(
 async def test_commands_reach_the_device(
     client: Client, device: SimulatedDevice, gateway: Gateway
 ) -> None:
-    await client.call("start_listening")
-    await client.event("endpoint_registered", endpoint="api-dev")
+    await listen_for(client, "api-dev")
     read = await client.call("read", endpoint="api-dev", path="/3/0/0")
     assert read["result"]["values"] == [{"path": "/3/0/0", "value": "ha-lwm2m", "timestamp": None}]
     composite = await client.call("read", endpoint="api-dev", paths=["/3/0/9", "/3303/0/5700"])
@@ -217,8 +225,7 @@ async def test_bad_commands_get_error_codes_naming_the_field(
 async def test_a_wrongly_typed_write_names_the_type(
     client: Client, device: SimulatedDevice
 ) -> None:
-    await client.call("start_listening")
-    await client.event("endpoint_registered", endpoint="api-dev")
+    await listen_for(client, "api-dev")
     result = await client.call("write", endpoint="api-dev", path="/3311/0/5851", value="bright")
     assert result["error_code"] == "invalid_args"
     assert "integer" in result["details"]["message"]
@@ -268,8 +275,7 @@ async def test_token_is_required_when_configured(tmp_path: FilePath) -> None:
 async def test_observe_and_cancel_observe_over_the_api(
     client: Client, device: SimulatedDevice
 ) -> None:
-    await client.call("start_listening")
-    await client.event("endpoint_registered", endpoint="api-dev")
+    await listen_for(client, "api-dev")
     observed = await client.call("observe", endpoint="api-dev", path="/3303/0/5700")
     assert observed["result"]["values"][0]["value"] == 21.5
     sentinel = await client.call("observe", endpoint="api-dev", path="/3304/0/5700")
@@ -296,8 +302,7 @@ async def test_observe_and_cancel_observe_over_the_api(
 async def test_firmware_reset_over_the_api_clears_the_package_uri(
     client: Client, device: SimulatedDevice
 ) -> None:
-    await client.call("start_listening")
-    await client.event("endpoint_registered", endpoint="api-dev")
+    await listen_for(client, "api-dev")
     device.set_value("/5/0/1", "coap://127.0.0.1/old-image")
     reset = await client.call("firmware_reset", endpoint="api-dev")
     assert reset["success"], reset

@@ -131,8 +131,8 @@ async def test_observations_come_back_when_the_device_registers_again(
     await events.wait("endpoint_registered", "reboot")
     await lwm2m.observations.observe("reboot", [Path(3303, 0, 5700)])
     await device.stop()
-    rebooted = await make_device(lwm2m, "reboot", auto_update=False)  # new socket, new token
     events.seen.clear()
+    rebooted = await make_device(lwm2m, "reboot", auto_update=False)  # new socket, new token
     await events.wait("endpoint_registered", "reboot")
     await until(lambda: len(rebooted.observations) == 1)  # observed again, on the new socket
     rebooted.set_value("/3303/0/5700", 33.0)

@@ -30,9 +30,12 @@ async def test_register_reads_the_device_and_announces_it(
 ) -> None:
     lwm2m, events = server
     device = await make_device(lwm2m, "sensor-1", lifetime=120)
-    event = await events.wait("endpoint_registered", "sensor-1")
+    registered = await events.wait("endpoint_registered", "sensor-1")
+    assert registered.data["inventoried_at"] is None  # announced at once, inventoried after
+    event = await events.wait("endpoint_inventoried", "sensor-1")
     assert device.location == f"/rd/{event.data['registration_id']}"
     state = event.data
+    assert state["inventoried_at"] is not None
     assert state["lifetime"] == 120
     assert state["online"] is True
     assert state["lwm2m_version"] == "1.1"

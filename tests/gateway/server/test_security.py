@@ -48,6 +48,7 @@ async def test_a_device_with_credentials_is_managed_entirely_over_dtls(
     assert registered.data["security"] == "psk"
     assert lwm2m.registrations.get("nrf91").registration.identity == "nrf91-id"
     # the inventory read the device over its session
+    await events.wait("endpoint_inventoried", "nrf91")
     assert ("GET", "/3303") in device.requests
 
     (record,) = await lwm2m.device.read("nrf91", [Path(3, 0, 0)])

@@ -398,28 +398,32 @@ async def test_an_unreachable_device_never_fails_another_devices_requests(
     innocent.close()
 
 
-async def test_a_flood_of_silent_registrations_queues_a_bounded_inventory(
+async def test_a_flood_of_silent_registrations_is_inventoried_a_few_at_a_time_each_once(
     make_server: ServerFactory,
 ) -> None:
     lwm2m, _ = await make_server(
-        register_rate=0, inventory_concurrency=4, inventory_queue=8, request_timeout=30
+        register_rate=0, inventory_concurrency=4, inventory_rate=0, request_timeout=0.5
     )
 
     def silent(message: aiocoap.Message) -> Reply | None:
         return None  # acknowledges and never answers: every inventory request hangs
 
     devices = []
-    for n in range(40):
+    for n in range(20):
         device = await RawDevice.start(silent)
         devices.append(device)
         answer = await device.request(lwm2m.coap_port, Code.POST, "/rd", [f"ep=silent-{n}"],
                                       b'</>;rt="oma.lwm2m",</3/0>,</3303/0>')  # fmt: skip
         assert answer.code == Code.CREATED  # every Register is answered at once
-    await until(lambda: lwm2m.device.inventories_waiting == 8)  # 4 run, 8 wait, the rest skip
-    await until(lambda: sum(len(d.received) for d in devices) == 4)
-    assert len(lwm2m.registrations.names()) == 40
-    outstanding = sum(len(d.received) for d in devices)
-    assert outstanding <= 4  # only the running inventories have a request out
+    await until(lambda: lwm2m.inventory.running == 4)
+    assert lwm2m.inventory.waiting == 16  # the rest wait their turn: none is skipped
+    assert sum(len(d.received) for d in devices) <= 4  # only the running ones have a request out
+    # each stops at its first unanswered request (not one timeout per object), then the next go
+    await until(lambda: all(len(d.received) == 1 for d in devices), wait_s=10)
+    await until(lambda: lwm2m.inventory.waiting == 0 and lwm2m.inventory.running == 0)
+    assert [len(d.received) for d in devices] == [1] * 20
+    assert lwm2m.inventory.completed == 0  # none of them is inventoried: none answered
+    assert len(lwm2m.registrations.names()) == 20
     for device in devices:
         device.close()
 
