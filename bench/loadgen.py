@@ -98,8 +98,10 @@ class BenchDevice(asyncio.DatagramProtocol):
             if request.opt.accept not in (None, SENML_JSON):
                 code = Code.NOT_ACCEPTABLE
             else:
-                code, fmt, payload = Code.CONTENT, SENML_JSON, senml_value(time.time())
+                # a plain Read (the inventory's) is not a timestamp, so it is not counted
+                code, fmt, payload = Code.CONTENT, SENML_JSON, senml_value(21.5)
                 if request.opt.observe == 0:
+                    payload = senml_value(time.time())
                     self.observations[request.token] = 1
                     observe = 0
                 elif request.opt.observe == 1:
@@ -125,8 +127,8 @@ class BenchDevice(asyncio.DatagramProtocol):
             payload = ",".join(f"</{link}>" for link in links).encode()
             self._reply(request, Message(code=Code.CONTENT, payload=payload, content_format=40))
             return
-        if TEMPERATURE in values:
-            values[TEMPERATURE] = time.time()
+        if TEMPERATURE in values and request.opt.observe == 0:
+            values[TEMPERATURE] = time.time()  # an observe's first value: a send time
         response = Message(code=Code.CONTENT, payload=senml_values(values), content_format=110)
         if request.opt.observe == 0 and TEMPERATURE in values:
             self.observations[request.token] = 1
