@@ -187,6 +187,7 @@ class ApiClient:
         self.all_registered = asyncio.Event()
         self.inventoried = 0
         self.all_inventoried = asyncio.Event()
+        self.all_inventoried_at = 0.0
         self.expected = 0
         self.reader = asyncio.get_running_loop().create_task(self.read())
 
@@ -208,7 +209,8 @@ class ApiClient:
                     self.all_registered.set()
             elif event == "endpoint_inventoried":
                 self.inventoried += 1
-                if self.inventoried >= self.expected:
+                if self.inventoried >= self.expected and not self.all_inventoried.is_set():
+                    self.all_inventoried_at = time.perf_counter()
                     self.all_inventoried.set()
             elif event == "resource_changed" and is_stamp(data.get("value")):
                 self.changes += 1
@@ -308,7 +310,7 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
                 inventoried_after = api.inventoried
                 notify_cpu = during["CPU µs per notification"] * during["delivered"] / 1e6
                 await asyncio.wait_for(api.all_inventoried.wait(), 3600)
-                inventory_s = time.perf_counter() - started
+                inventory_s = api.all_inventoried_at - started
                 device_cpu = cpu_seconds(proc.pid) - cpu_started - notify_cpu
                 rss_after = rss_kib(proc.pid)
                 steady = await notify_phase(load, api, proc.pid, args.rate, args.duration)
@@ -325,7 +327,7 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
         "CPU µs per Register": 1e6 * registration_cpu / args.devices,
         "observes/s": observed / observe_s,
         "inventory pace (configured)/s": args.inventory_rate,
-        "all inventoried after s": inventory_s,
+        "all inventoried, s after the first Register": inventory_s,
         "CPU µs per device (4 exchanges)": 1e6 * device_cpu / args.devices,
         "notify during inventory: inventoried": f"{inventoried_before}..{inventoried_after}",
         "  delivered %": during["delivered %"],

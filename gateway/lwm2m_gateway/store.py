@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -103,8 +104,10 @@ def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def write(*args: P.args, **kwargs: P.kwargs) -> R:
+        lock: threading.RLock = args[0]._lock  # type: ignore[attr-defined]
         try:
-            return method(*args, **kwargs)
+            with lock:  # the value writer's thread shares the connection
+                return method(*args, **kwargs)
         except sqlite3.Error as err:
             _LOGGER.error("Cannot write the database: %s", err)
             raise PersistenceError(str(err)) from err
@@ -112,10 +115,23 @@ def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
     return write
 
 
+def _reads[**P, R](method: Callable[P, R]) -> Callable[P, R]:
+    """A read waits for a write in the value writer's thread to end (one connection)."""
+
+    @functools.wraps(method)
+    def read(*args: P.args, **kwargs: P.kwargs) -> R:
+        lock: threading.RLock = args[0]._lock  # type: ignore[attr-defined]
+        with lock:
+            return method(*args, **kwargs)
+
+    return read
+
+
 class Store:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        self._lock = threading.RLock()  # one transaction at a time on the shared connection
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
@@ -165,6 +181,7 @@ class Store:
         assert value is not None
         return value
 
+    @_reads
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
@@ -180,6 +197,7 @@ class Store:
             (endpoint, json.dumps(data)),
         )
 
+    @_reads
     def load_registrations(self) -> dict[str, dict[str, Any]]:
         out = {}
         for endpoint, data in self._db.execute("SELECT endpoint, data FROM registrations"):
@@ -210,6 +228,7 @@ class Store:
     def delete_observation(self, endpoint: str, key: str) -> None:
         self._db.execute("DELETE FROM observations WHERE endpoint = ? AND key = ?", (endpoint, key))
 
+    @_reads
     def load_observations(self) -> dict[str, dict[str, dict[str, Any]]]:
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for endpoint, key, data in self._db.execute("SELECT endpoint, key, data FROM observations"):
@@ -217,6 +236,7 @@ class Store:
                 out.setdefault(endpoint, {})[key] = parsed
         return out
 
+    @_reads
     def load_observations_of(self, endpoint: str) -> dict[str, dict[str, Any]]:
         """One endpoint's observations (the primary key makes this an index lookup)."""
         rows = self._db.execute(
@@ -239,6 +259,7 @@ class Store:
     def delete_credential(self, endpoint: str) -> None:
         self._db.execute("DELETE FROM credentials WHERE endpoint = ?", (endpoint,))
 
+    @_reads
     def load_credentials(self) -> list[tuple[str, str, bytes]]:
         rows = self._db.execute("SELECT endpoint, identity, key FROM credentials")
         return [(str(e), str(i), bytes(k)) for e, i, k in rows]
@@ -250,6 +271,7 @@ class Store:
             (endpoint, signature, at),
         )
 
+    @_reads
     def load_inventories(self) -> dict[str, tuple[str, float]]:
         rows = self._db.execute("SELECT endpoint, signature, at FROM inventories")
         return {str(endpoint): (str(sig), float(at)) for endpoint, sig, at in rows}
@@ -265,6 +287,7 @@ class Store:
     def delete_admission(self, endpoint: str) -> None:
         self._db.execute("DELETE FROM admissions WHERE endpoint = ?", (endpoint,))
 
+    @_reads
     def load_admissions(self) -> dict[str, str]:
         rows = self._db.execute("SELECT endpoint, decision FROM admissions")
         return {str(endpoint): str(decision) for endpoint, decision in rows}
@@ -283,6 +306,25 @@ class Store:
             )
 
     @_writes
+    def save_value_batch(self, batch: Mapping[str, Mapping[str, tuple[Any, float]]]) -> None:
+        """Last values of many endpoints in one transaction (called from the value writer's
+        thread: SQLite works without the GIL, so the event loop goes on meanwhile)."""
+        rows = [
+            (endpoint, path, json.dumps(value), stamp)
+            for endpoint, values in batch.items()
+            for path, (value, stamp) in values.items()
+        ]
+        if not rows:
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO resource_values (endpoint, path, value, timestamp) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    @_writes
     def delete_values(self, endpoint: str, path_prefix: str) -> None:
         """Forget the values at and below a path (after a Delete of an instance)."""
         self._db.execute(
@@ -290,6 +332,7 @@ class Store:
             (endpoint, path_prefix, path_prefix.rstrip("/") + "/%"),
         )
 
+    @_reads
     def load_values(self) -> dict[str, dict[str, tuple[Any, float]]]:
         out: dict[str, dict[str, tuple[Any, float]]] = {}
         rows = self._db.execute("SELECT endpoint, path, value, timestamp FROM resource_values")

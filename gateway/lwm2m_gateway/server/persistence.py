@@ -27,6 +27,12 @@ class ValueStore(Protocol):
     def load_values(self) -> dict[str, dict[str, tuple[Any, float]]]: ...
 
 
+class ValueBatchStore(ValueStore, Protocol):
+    """Where ValueWrites writes: many endpoints' values in one transaction, from its thread."""
+
+    def save_value_batch(self, batch: Mapping[str, Mapping[str, tuple[Any, float]]]) -> None: ...
+
+
 class ObservationStore(Protocol):
     def save_observation(self, endpoint: str, key: str, data: Mapping[str, Any]) -> None: ...
     def delete_observation(self, endpoint: str, key: str) -> None: ...
@@ -65,7 +71,7 @@ class SettingStore(Protocol):
 
 class Persistence(
     RegistrationStore,
-    ValueStore,
+    ValueBatchStore,
     ObservationStore,
     CredentialStore,
     AdmissionStore,

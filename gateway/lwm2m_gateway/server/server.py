@@ -171,7 +171,7 @@ class Lwm2mServer:
         # raises in its own task if one was cancelled before
         await self.transport.stop()
         self.observations.stop()
-        self.value_writes.flush()  # the last values reach the disk before the store closes
+        self.value_writes.close()  # the last values reach the disk before the store closes
 
 
 class EndpointLifecycle:
