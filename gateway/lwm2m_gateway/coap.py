@@ -15,6 +15,7 @@ from typing import Any
 import aiocoap
 from aiocoap.credentials import CredentialsMap
 from aiocoap.messagemanager import MessageManager
+from aiocoap.pipe import error_to_message, run_driving_pipe
 from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6
@@ -79,6 +80,15 @@ class _TimerTrackingLoop:
 
     def call_at(self, when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
         return self.call_later(when - self._loop.time(), callback, *args, **kwargs)
+
+
+class _Context(aiocoap.Context):  # type: ignore[misc]
+    """aiocoap's context, with a fixed name for the task that renders each request: aiocoap
+    formats the whole request (message, options and remote) into that name, eagerly, which
+    was 6 % of a Register's CPU in a registration storm. (A fix to offer upstream.)"""
+
+    def render_to_pipe(self, pipe: Any) -> None:
+        run_driving_pipe(error_to_message(pipe, self.log), self._render_to_pipe(pipe), "render")
 
 
 class RandomTokenManager(TokenManager):  # type: ignore[misc]
@@ -161,7 +171,7 @@ async def build_context(
     """An aiocoap context over message transports, with random tokens and timers that
     `close_context` can cancel (aiocoap's create_server_context offers neither)."""
     loop = _TimerTrackingLoop(asyncio.get_running_loop())
-    context = aiocoap.Context(
+    context = _Context(
         loop=loop,
         serversite=site,
         server_credentials=server_credentials,

@@ -6,6 +6,7 @@ datagram) is logged through this, so an attacker or a broken device costs one li
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -38,3 +39,46 @@ class QuietLog:
         if held is not None:
             suffix = f" ({held} more like it not logged)" if held else ""
             self._logger.warning(message + suffix, *args)
+
+
+class BurstLog:
+    """Routine lines (a device registered) one by one while they are few, and a count of the
+    rest when a storm brings thousands at once: at most `limit` lines per `interval`, then
+    one line saying how many were not logged, when the interval ends."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        limit: int = 20,
+        interval: float = 10.0,
+        level: int = logging.INFO,
+    ) -> None:
+        self._logger = logger
+        self._level = level
+        self._limit = limit
+        self._interval = interval
+        self._window = -math.inf
+        self._count = 0
+        self._held = 0
+        self._what = ""
+
+    def log(self, what: str, message: str, *args: Any) -> None:
+        """Log message, unless the limit is reached; `what` names the held-back lines in the
+        summary ("registrations")."""
+        now = time.monotonic()  # the event loop's clock too
+        if now - self._window >= self._interval:
+            self._window, self._count = now, 0
+        self._count += 1
+        if self._count <= self._limit:
+            self._logger.log(self._level, message, *args)
+            return
+        if not self._held:
+            asyncio.get_running_loop().call_at(self._window + self._interval, self._summary)
+        self._held += 1
+        self._what = what
+
+    def _summary(self) -> None:
+        held, self._held = self._held, 0
+        if held:
+            self._logger.log(self._level, "... and %d more %s in %g s, not logged one by one",
+                             held, self._what, self._interval)  # fmt: skip

@@ -21,6 +21,7 @@ from ..lwm2m.errors import BadRequest, Forbidden, StorageUnavailable, UnknownEnd
 from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path
 from ..lwm2m.registration import Registration, parse_register, updated_registration
+from ..quiet_log import BurstLog
 from .admission import Admission
 from .config import ServerConfig
 from .dtls import identity_of
@@ -69,6 +70,9 @@ class Registrations:
         self._by_registration_id: dict[str, str] = {}
         self._timers = Timers()
         self._listeners: list[RegistrationListener] = []
+        # a storm of 10,000 Registers is not 10,000 lines (a line each was a tenth of the CPU)
+        self._registered_log = BurstLog(_LOGGER)
+        self._moved_log = BurstLog(_LOGGER, level=logging.WARNING)
 
     def add_listener(self, listener: RegistrationListener) -> None:
         self._listeners.append(listener)
@@ -212,8 +216,9 @@ class Registrations:
         if request.opt.content_format not in (None, LINK_FORMAT):
             raise BadRequest("Register payload must be link format (content format 40)")
         remote = request.remote
-        self._admission.limit_rate(host_of(remote.hostinfo))
-        registration = parse_register(request.opt.uri_query, request.payload, remote.hostinfo)
+        hostinfo = remote.hostinfo  # aiocoap works it out anew on every call
+        self._admission.limit_rate(host_of(hostinfo))
+        registration = parse_register(request.opt.uri_query, request.payload, hostinfo)
         name = registration.endpoint
         self._authorize(name, remote)
         identity = identity_of(remote)
@@ -228,7 +233,8 @@ class Registrations:
             )
         previous = self._endpoints.get(name)
         if previous is not None and previous.registration.address != registration.address:
-            _LOGGER.warning(
+            self._moved_log.log(
+                "devices registering again from another address",
                 "%s registered again from %s (was %s, %s)", name, registration.address,
                 previous.registration.address, registration.security,
             )  # fmt: skip
@@ -268,7 +274,8 @@ class Registrations:
             state.resources = previous.resources
         self._add(state)
         self._presence.touch(state)
-        _LOGGER.info(
+        self._registered_log.log(
+            "registrations",
             "Registered %s (lwm2m %s, b=%s, lt=%d, %s) from %s",
             name, registration.lwm2m_version, registration.binding, registration.lifetime,
             registration.security, registration.address,
