@@ -24,7 +24,7 @@ from typing import Any
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from ..coap import host_of, wait_response
+from ..coap import OutgoingRequest, host_of, wait_response
 from ..lwm2m.codecs import ContentFormat, encode
 from ..lwm2m.errors import BadRequest, DeviceError, Forbidden, Lwm2mError, raise_for_code
 from ..lwm2m.links import parse_link_format
@@ -285,7 +285,7 @@ class BootstrapServer:
         **options: Any,
     ) -> aiocoap.Message:
         uri_path = ("bs",) if path is None else tuple(str(i) for i in path.ids)
-        message = aiocoap.Message(code=code, uri_path=uri_path, **options)
+        message = OutgoingRequest(code=code, uri_path=uri_path, **options)
         message.remote = remote
         try:
             # never cancels aiocoap's future on a timeout (coap.wait_response says why)

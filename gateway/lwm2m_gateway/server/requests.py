@@ -15,7 +15,7 @@ import aiocoap
 import aiocoap.error
 from aiocoap.numbers.codes import Code
 
-from ..coap import wait_response
+from ..coap import OutgoingRequest, wait_response
 from ..lwm2m.codecs import ContentFormat, decode, preferred_formats
 from ..lwm2m.codecs.common import TypeResolver
 from ..lwm2m.errors import DeviceError, DeviceTimeout, raise_for_code
@@ -65,7 +65,7 @@ class RequestSender:
         registration = state.registration
         if state.remote is None and registration.security == "nosec":
             # restored from the store: no remote yet, so by its URI (aiocoap resolves it)
-            return aiocoap.Message(code=code, uri=registration.uri(path), **options)
+            return OutgoingRequest(code=code, uri=registration.uri(path), **options)
         if state.remote is None:  # restored from the store: the session died with the process
             raise DeviceTimeout(
                 f"{state.name} has no DTLS session yet; it will have one when it next speaks",
@@ -74,7 +74,7 @@ class RequestSender:
             )
         # the remote its last Register or Update came from: no name resolution per request
         # (resolving in a thread let requests queued for a sleeping device leave out of order)
-        message = aiocoap.Message(code=code, uri_path=registration.uri_path(path), **options)
+        message = OutgoingRequest(code=code, uri_path=registration.uri_path(path), **options)
         message.remote = state.remote
         return message
 
