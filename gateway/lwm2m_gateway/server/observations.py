@@ -83,6 +83,9 @@ class Observations:
         self._healing: set[tuple[str, str]] = set()  # (endpoint, key) being re-established
         self._healed_at: dict[str, float] = {}  # "endpoint\nkey" -> last re-observe attempt
         self._stored: dict[str, set[str]] = {}  # the store's observation keys, cached
+        # endpoints that may have stored observations (a superset): a Register of any other
+        # needs no look in the store (a query per Register of a storm)
+        self._maybe_stored: set[str] | None = None
 
     async def observe(self, endpoint: str, paths: Sequence[Path]) -> list[Record]:
         state = self._registrations.get(endpoint)
@@ -94,6 +97,8 @@ class Observations:
         self._live.setdefault(endpoint, {})[key] = observation
         self._store.save_observation(endpoint, key, {"paths": [str(p) for p in paths]})
         self._stored_keys(endpoint).add(key)
+        if self._maybe_stored is not None:
+            self._maybe_stored.add(endpoint)
         self._values.apply(state, records)
         return records
 
@@ -258,6 +263,10 @@ class Observations:
 
     async def reestablish(self, state: EndpointState) -> None:
         """Observe again everything stored for this endpoint (its old tokens are dead)."""
+        if self._maybe_stored is None:
+            self._maybe_stored = set(self._store.load_observations())
+        if state.name not in self._maybe_stored:
+            return
         for key, data in self._store.load_observations_of(state.name).items():
             try:
                 paths = [Path.parse(p) for p in data.get("paths", key.split(","))]
