@@ -477,8 +477,8 @@ def main() -> None:
     parser.add_argument(
         "--inventory-rate",
         type=float,
-        default=1000.0,
-        help="the gateway's inventory_rate (inventories started a second)",
+        default=100.0,
+        help="the gateway's inventory_rate (its default: 100 inventories started a second)",
     )
     parser.add_argument("--sweep", type=lambda text: [float(r) for r in text.split(",") if r],
                         default=[], help="offered rates for the saturation sweep, e.g. "
