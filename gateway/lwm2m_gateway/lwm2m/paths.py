@@ -39,15 +39,14 @@ class Path:
 
     def __post_init__(self) -> None:
         ids = (self.object_id, self.instance_id, self.resource_id, self.resource_instance_id)
-        seen_none = False
-        for value in ids:
-            if value is None:
-                seen_none = True
-            elif seen_none:
-                raise InvalidPath(f"path ids must be set from the left: {ids}")
-            elif not 0 <= value <= MAX_ID:
-                raise InvalidPath(f"path id {value} is outside 0..{MAX_ID}")
-        object.__setattr__(self, "_ids", tuple(value for value in ids if value is not None))
+        level = ids.index(None) if None in ids else 4  # builtins only: made per notification
+        if ids.count(None) != 4 - level:
+            raise InvalidPath(f"path ids must be set from the left: {ids}")
+        set_ids: tuple[int, ...] = ids[:level]  # type: ignore[assignment]
+        if set_ids and (min(set_ids) < 0 or max(set_ids) > MAX_ID):
+            bad = next(value for value in set_ids if not 0 <= value <= MAX_ID)
+            raise InvalidPath(f"path id {bad} is outside 0..{MAX_ID}")
+        object.__setattr__(self, "_ids", set_ids)
 
     @classmethod
     def parse(cls, text: str) -> Self:

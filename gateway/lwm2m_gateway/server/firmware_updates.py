@@ -37,6 +37,7 @@ from .tasks import BackgroundTasks, Timers
 from .transport import CoapTransport
 
 _LOGGER = logging.getLogger(__name__)
+MANUFACTURER, MODEL = Path(3, 0, 0), Path(3, 0, 1)
 JOBS_KEY = "firmware.jobs"
 ACTIVE = ("downloading", "downloaded", "updating")
 COAP_PROTOCOL = 0  # 5/0/8 Firmware Update Protocol Support: 0 is CoAP
@@ -103,8 +104,8 @@ class FirmwareUpdates:
     def available(self, endpoint: str) -> FirmwareImage | None:
         """The image for this endpoint: by name first, else by its object 3 manufacturer/model."""
         state = self._registrations.get(endpoint)
-        manufacturer = state.values.get(Path(3, 0, 0), (None, 0))[0]
-        model = state.values.get(Path(3, 0, 1), (None, 0))[0]
+        manufacturer = state.values.get(MANUFACTURER, (None, 0))[0]
+        model = state.values.get(MODEL, (None, 0))[0]
         return self.catalogue.image_for(endpoint, manufacturer, model)
 
     def endpoint_json(self, endpoint: str) -> dict[str, Any]:

@@ -183,8 +183,16 @@ class Observations:
         """The keys of the store's observations of this endpoint, read once and kept."""
         keys = self._stored.get(endpoint)
         if keys is None:
-            keys = self._stored[endpoint] = set(self._store.load_observations_of(endpoint))
+            stored = self._may_have_stored(endpoint)
+            keys = self._stored[endpoint] = (
+                set(self._store.load_observations_of(endpoint)) if stored else set()
+            )
         return keys
+
+    def _may_have_stored(self, endpoint: str) -> bool:
+        if self._maybe_stored is None:  # read once, on first need
+            self._maybe_stored = set(self._store.load_observations())
+        return endpoint in self._maybe_stored
 
     def _dead_keys(self, endpoint: str) -> list[str]:
         live = self._live.get(endpoint, {})
@@ -263,9 +271,7 @@ class Observations:
 
     async def reestablish(self, state: EndpointState) -> None:
         """Observe again everything stored for this endpoint (its old tokens are dead)."""
-        if self._maybe_stored is None:
-            self._maybe_stored = set(self._store.load_observations())
-        if state.name not in self._maybe_stored:
+        if not self._may_have_stored(state.name):
             return
         for key, data in self._store.load_observations_of(state.name).items():
             try:
