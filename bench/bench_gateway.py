@@ -323,7 +323,10 @@ async def bench_gateway(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "devices": args.devices,
         "registered (device side)": sent_side["registered"],
-        "registrations/s": args.devices / registration_s,
+        # the devices' clock: from their first Register to the last 2.01 (the process start
+        # and 10,000 sockets opening are not the gateway's time)
+        "registrations/s": sent_side["registered"] / sent_side["seconds"],
+        "registered events at the API within s": registration_s,
         "CPU µs per Register": 1e6 * registration_cpu / args.devices,
         "observes/s": observed / observe_s,
         "inventory pace (configured)/s": args.inventory_rate,
@@ -406,11 +409,10 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, Any]:
     context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", coap_port))
     pid = os.getpid()
     rss_before = rss_kib(pid)
-    started, cpu_started = time.perf_counter(), cpu_seconds(pid)
+    cpu_started = cpu_seconds(pid)
     load = await LoadProcess.start(coap_port, args.devices, "bare-", args.concurrency)
-    await load.answer()
+    sent_side = await load.answer()
     await asyncio.wait_for(registered.wait(), 600)
-    registration_s = time.perf_counter() - started
     await asyncio.wait_for(inventoried.wait(), 600)
     device_cpu = cpu_seconds(pid) - cpu_started
     rss_after = rss_kib(pid)
@@ -422,7 +424,7 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.gather(*followers, return_exceptions=True)
     await context.shutdown()
     return {
-        "registrations/s": args.devices / registration_s,
+        "registrations/s": sent_side["registered"] / sent_side["seconds"],
         "CPU µs per device (4 exchanges)": 1e6 * device_cpu / args.devices,
         "notifications sent": steady["sent"],
         "delivered/s": steady["delivered"] / args.duration,
