@@ -251,11 +251,11 @@ class GatewayState:
     def replace(self, data: dict[str, Any]) -> None:
         """A full endpoint object (registered, updated, or from start_listening)."""
         info = EndpointInfo.from_api(data)
-        is_new = info.name not in self.endpoints
         self.endpoints[info.name] = info
-        if is_new:
-            for cb in list(self._new_listeners):
-                cb(info)
+        # also for a known endpoint: its inventory (schema 5) or an Update may bring resources
+        # that become entities; the platforms add only what they have not added yet
+        for cb in list(self._new_listeners):
+            cb(info)
         self.notify(info.name)
 
 
@@ -351,6 +351,9 @@ class LwM2MRuntime:
             self.state.replace(data)
             self._sync_device(endpoint)
             self._fire(event.removeprefix("endpoint_"), endpoint)
+        elif event == "endpoint_inventoried":  # schema 5: what the paced inventory learnt
+            self.state.replace(data)
+            self._sync_device(endpoint)
         elif event == "endpoint_deregistered" and data.get("reason") == "removed":
             self.state.endpoints.pop(endpoint, None)  # forgotten by the gateway: gone here too
             self._remove_stale_devices(set(self.state.endpoints))

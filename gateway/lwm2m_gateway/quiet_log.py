@@ -35,10 +35,16 @@ class QuietLog:
         return held
 
     def warn(self, key: str, message: str, *args: Any) -> None:
+        self.log(logging.WARNING, key, message, *args)
+
+    def info(self, key: str, message: str, *args: Any) -> None:
+        self.log(logging.INFO, key, message, *args)
+
+    def log(self, level: int, key: str, message: str, *args: Any) -> None:
         held = self.due(key)
         if held is not None:
             suffix = f" ({held} more like it not logged)" if held else ""
-            self._logger.warning(message + suffix, *args)
+            self._logger.log(level, message + suffix, *args)
 
 
 class BurstLog:

@@ -36,6 +36,7 @@ class RawDevice(asyncio.DatagramProtocol):
     def __init__(self, script: Script) -> None:
         self.script = script
         self.received: list[Received] = []
+        self.observable = True  # False: Observes are answered as plain reads (RFC 7641 §3.1)
         self.transport: asyncio.DatagramTransport | None = None
         self._answers: dict[int, asyncio.Future[aiocoap.Message]] = {}
         self._mids = itertools.count(random.randrange(0x1000, 0xE000))  # as a rebooted device
@@ -99,7 +100,7 @@ class RawDevice(asyncio.DatagramProtocol):
         response.mid, response.token = message.mid, message.token
         if fmt is not None:
             response.opt.content_format = fmt
-        if message.opt.observe == 0 and code.is_successful():
+        if message.opt.observe == 0 and code.is_successful() and self.observable:
             response.opt.observe = 1  # accepted: later notifications count up from here
         if message.opt.block1 is not None:
             response.opt.block1 = message.opt.block1

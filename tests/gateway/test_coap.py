@@ -117,3 +117,24 @@ async def test_a_burst_of_datagrams_is_answered_in_full() -> None:
     finally:
         client.close()
         await close_context(context)
+
+
+def test_the_exchange_index_follows_every_change_and_iterates_each_key_once() -> None:
+    from lwm2m_gateway.coap import _Exchanges
+
+    exchanges = _Exchanges()
+    for remote in ("a", "b", "c"):
+        for mid in range(3):
+            exchanges[(remote, mid)] = object()
+    exchanges.pop(("b", 0))
+    del exchanges[("b", 1)]
+    exchanges.pop(("b", 2))
+    assert exchanges.pop(("x", 9), None) is None
+    assert set(exchanges.by_remote) == {"a", "c"}
+    assert list(exchanges) == [(r, m) for r in "ac" for m in range(3)]
+    exchanges.first = "c"
+    ordered = list(exchanges.keys())
+    assert sorted(ordered[:3]) == [("c", 0), ("c", 1), ("c", 2)]
+    assert sorted(ordered) == sorted(dict.keys(exchanges))  # each once, none lost
+    exchanges.first = "b"  # a remote with none: plain order
+    assert list(exchanges) == [(r, m) for r in "ac" for m in range(3)]

@@ -94,6 +94,10 @@ class Observations:
         if current is not None and current.live:
             return _cached(state, paths)
         records, observation = await self._start(state, tuple(paths))
+        if observation is None:  # it answered without Observe: it will not notify
+            self._refused(state, key)
+            self._values.apply(state, records)
+            return records
         self._live.setdefault(endpoint, {})[key] = observation
         self._store.save_observation(endpoint, key, {"paths": [str(p) for p in paths]})
         self._stored_keys(endpoint).add(key)
@@ -102,9 +106,19 @@ class Observations:
         self._values.apply(state, records)
         return records
 
+    def _refused(self, state: EndpointState, key: str) -> None:
+        """The device answered an Observe as a plain read (RFC 7641 §3.1: no Observe option):
+        nothing is kept to heal, else every contact would ask again (seen: 3,000 such
+        observations re-made on every notification, the gateway's whole CPU)."""
+        self._quiet.info(f"{state.name}\n{key}", "%s does not let %s be observed (it answered "
+                         "without Observe)", state.name, key)  # fmt: skip
+        if key in self._stored_keys(state.name):
+            self._store.delete_observation(state.name, key)
+            self._stored_keys(state.name).discard(key)
+
     async def _start(
         self, state: EndpointState, paths: tuple[Path, ...]
-    ) -> tuple[list[Record], Observation]:
+    ) -> tuple[list[Record], Observation | None]:
         requests = self._requests
         if len(paths) == 1:
             base = paths[0]
@@ -126,6 +140,8 @@ class Observations:
 
         response, request, fmt = await requests.negotiate(state, kind, formats, build, base)
         records = requests.decode(state, response, fmt, base)
+        if response.opt.observe is None:
+            return records, None
         observation = Observation(paths, request)
         observation.task = self._tasks.spawn(self._follow(state.name, observation, fmt, base))
         return records, observation

@@ -441,3 +441,23 @@ async def test_a_silent_observation_is_taken_for_dead_and_made_again(
     assert (again.code, again.opt.observe) == (Code.GET, 0)
     assert again.token != first.token
     device.close()
+
+
+async def test_an_observe_answered_without_observe_is_a_read_and_is_not_healed(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """RFC 7641 §3.1: no Observe option in the answer means it will not notify. Kept as a
+    dead observation, every contact of the device would ask again."""
+    lwm2m, events = wired
+    device = await register(lwm2m, events, "unobservable", b'</>;rt="oma.lwm2m",</3/0>')
+    device.observable = False
+    (record,) = await lwm2m.observations.observe("unobservable", [Path(3, 0, 0)])
+    assert record.value == "ACME"  # the answer's value, as a read
+    assert lwm2m.store.load_observations_of("unobservable") == {}
+    assert lwm2m.observations.missing("unobservable") == {}  # nothing to re-observe
+    asked = len(device.received)
+    registration_id = lwm2m.registrations.get("unobservable").registration.registration_id
+    await device.request(lwm2m.coap_port, Code.POST, f"/rd/{registration_id}", [])  # a contact
+    await asyncio.sleep(0.3)
+    assert len(device.received) == asked  # not asked again
+    device.close()
