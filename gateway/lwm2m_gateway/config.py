@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,11 @@ def load_config(file: Path | None, overrides: dict[str, Any]) -> GatewayConfig:
         )
     if not valid["coap_enabled"] and not valid["coaps_enabled"]:
         raise ConfigError("coap_enabled, coaps_enabled: at least one CoAP listener is needed")
+    if "inventory_queue" in valid:
+        logging.getLogger(__name__).warning(
+            "inventory_queue is no longer used: every registered device is inventoried, "
+            "paced by inventory_rate and inventory_concurrency"
+        )
     return GatewayConfig(
         coap_host=valid["coap_host"],
         public_host=valid["public_host"],

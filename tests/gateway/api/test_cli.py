@@ -14,7 +14,7 @@ from pathlib import Path as FilePath
 import aiohttp
 import pytest
 
-from lwm2m_gateway.config import load_config
+from lwm2m_gateway.config import ConfigError, load_config
 from lwm2m_gateway.simulator import SimulatedDevice
 
 LISTENING = re.compile(r"listening coap=udp://[\d.]+:(\d+) api=(ws://\S+)")
@@ -244,3 +244,16 @@ async def test_a_data_directory_that_cannot_be_created_is_named(tmp_path: FilePa
     text = await refused("--coap-port", "0", "--coaps-port", "0",
                          "--data-dir", str(tmp_path / "a-file" / "data"))  # fmt: skip
     assert "a-file/data" in text
+
+
+def test_the_inventory_settings_are_read_and_the_old_queue_setting_is_ignored_with_a_warning(
+    tmp_path: FilePath, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = tmp_path / "gateway.toml"
+    file.write_text("inventory_rate = 5\ninventory_valid_for = 0\ninventory_queue = 1000\n")
+    config = load_config(file, {"data_dir": str(tmp_path)})
+    assert (config.inventory_rate, config.inventory_valid_for) == (5.0, 0.0)
+    assert "inventory_queue is no longer used" in caplog.text
+    file.write_text("inventory_rate = -1\n")
+    with pytest.raises(ConfigError, match="inventory_rate"):
+        load_config(file, {"data_dir": str(tmp_path)})
