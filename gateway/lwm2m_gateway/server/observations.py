@@ -35,6 +35,47 @@ _LOGGER = logging.getLogger(__name__)
 HEAL_INTERVAL = 10.0  # s between two re-observation attempts for one endpoint on contact
 
 
+class _Follower:
+    """aiocoap's callbacks of one observation. Nothing may escape them into aiocoap, which
+    would stop delivering to the others."""
+
+    def __init__(
+        self, observations: Observations, name: str, observation: Observation, fmt: int, base: Path
+    ) -> None:
+        self._observations = observations
+        self._name = name
+        self._observation = observation
+        self._fmt = fmt
+        self._base = base
+        self._done = False
+
+    def notified(self, notification: Any) -> None:
+        if self._done:
+            return
+        try:
+            going_on = self._observations._notified(
+                self._name, self._observation, self._fmt, self._base, notification
+            )
+        except Lwm2mError as err:  # e.g. it is not registered any more
+            going_on = False
+            _LOGGER.info("Observation %s of %s ended: %s", self._observation.key, self._name, err)
+        except Exception:
+            going_on = True
+            _LOGGER.exception("Error handling a notification from %s", self._name)
+        if not going_on:
+            self._end(None)
+            # out of aiocoap's callback loop before its observation is cancelled
+            asyncio.get_running_loop().call_soon(self._observation.cancel)
+
+    def failed(self, err: BaseException) -> None:
+        self._end(err)
+
+    def _end(self, err: BaseException | None) -> None:
+        if not self._done:
+            self._done = True
+            self._observations._ended(self._name, self._observation, err)
+
+
 def observation_key(paths: Sequence[Path]) -> str:
     return ",".join(str(path) for path in paths)
 
@@ -43,7 +84,6 @@ def observation_key(paths: Sequence[Path]) -> str:
 class Observation:
     paths: tuple[Path, ...]
     request: Any  # aiocoap's pending request, whose .observation yields notifications
-    task: asyncio.Task[None] | None = None
     last_heard: float = field(default_factory=time.monotonic)
 
     @property
@@ -57,8 +97,6 @@ class Observation:
     def cancel(self) -> None:
         if not self.request.observation.cancelled:
             self.request.observation.cancel()
-        if self.task is not None:
-            self.task.cancel()
 
 
 class Observations:
@@ -143,38 +181,50 @@ class Observations:
         if response.opt.observe is None:
             return records, None
         observation = Observation(paths, request)
-        observation.task = self._tasks.spawn(self._follow(state.name, observation, fmt, base))
+        self._follow(state.name, observation, fmt, base)
         return records, observation
 
-    async def _follow(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
+    def _follow(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
+        """Handle notifications in aiocoap's own callbacks, as they arrive: the same ones its
+        `async for` gives (it registers the same way), without a task per observation and a
+        task step per notification."""
+        follower = _Follower(self, name, observation, fmt, base)
+        notifications = observation.request.observation
+        notifications.register_callback(follower.notified, _suppress_deprecation=True)
+        notifications.register_errback(follower.failed, _suppress_deprecation=True)
+
+    def _notified(
+        self, name: str, observation: Observation, fmt: int, base: Path, notification: Any
+    ) -> bool:
+        """One notification; False when the observation ended with it."""
+        state = self._registrations.get(name)
+        observation.last_heard = time.monotonic()
+        self._presence.touch(state)
+        if not notification.code.is_successful():
+            _LOGGER.info("%s ended observation %s with %s", name, observation.key, notification.code)
+            return False
         try:
-            async for notification in observation.request.observation:
-                state = self._registrations.get(name)
-                observation.last_heard = time.monotonic()
-                self._presence.touch(state)
-                if not notification.code.is_successful():
-                    _LOGGER.info(
-                        "%s ended observation %s with %s", name, observation.key, notification.code
-                    )
-                    break
-                try:
-                    records = self._requests.decode(state, notification, fmt, base)
-                except Exception as err:  # one bad notification never ends the observation
-                    self._quiet.warn(f"{name}\n{observation.key}",
-                                     "Dropped a bad notification from %s on %s: %s",
-                                     name, observation.key, err)  # fmt: skip
-                    continue
-                self._values.apply(state, records)
-        except aiocoap.error.NetworkError as err:  # e.g. ICMP port unreachable
+            records = self._requests.decode(state, notification, fmt, base)
+        except Exception as err:  # one bad notification never ends the observation
+            self._quiet.warn(f"{name}\n{observation.key}",
+                             "Dropped a bad notification from %s on %s: %s",
+                             name, observation.key, err)  # fmt: skip
+            return True
+        self._values.apply(state, records)
+        return True
+
+    def _ended(self, name: str, observation: Observation, err: BaseException | None) -> None:
+        if isinstance(err, aiocoap.error.NetworkError):  # e.g. ICMP port unreachable
             _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
             with contextlib.suppress(Lwm2mError):
                 self._presence.unreachable(self._registrations.get(name), str(err))
-        except (aiocoap.error.Error, Lwm2mError) as err:
+        elif isinstance(err, aiocoap.error.LibraryShutdown):
+            pass  # the gateway stops
+        elif err is not None:
             _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
-        finally:
-            mine = self._live.get(name, {})
-            if mine.get(observation.key) is observation:
-                del mine[observation.key]
+        mine = self._live.get(name, {})
+        if mine.get(observation.key) is observation:
+            del mine[observation.key]
 
     async def cancel_observe(
         self, endpoint: str, paths: Sequence[Path], *, active: bool = True
