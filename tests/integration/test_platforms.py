@@ -232,8 +232,12 @@ async def test_a_failed_write_raises_a_translated_error(
 ) -> None:
     device = await make_device("dev")
     await wait_registered(gateway, "dev")
-    await setup_entry(gateway)
+    entry = await setup_entry(gateway)
     switch = entity_id(hass, "switch", "dev/3312/0/5850")
+    runtime = entry.runtime_data
+    # the entities' observations are made first: one still on its way to the stopped device
+    # would find it gone (ICMP) and make it unavailable before the write is tried
+    await until(lambda: bool(runtime.observed) and runtime.observed <= runtime.established, hass)
     await device.stop()  # gone without de-registering: the write times out
     with pytest.raises(HomeAssistantError) as caught:
         await hass.services.async_call(

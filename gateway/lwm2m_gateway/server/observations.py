@@ -176,13 +176,42 @@ class Observations:
                     content_format=fmt, accept=fmt, observe=0,
                 )  # fmt: skip
 
-        response, request, fmt = await requests.negotiate(state, kind, formats, build, base)
+        # aiocoap's bare request, not its block-wise one: a task and two coroutines less per
+        # observation, and no task step per notification; an answer in blocks is asked again
+        # block-wise (and a notification in blocks is read whole, see _notified)
+        response, request, fmt = await requests.negotiate(
+            state, kind, formats, build, base, blockwise=False
+        )
+        if response.opt.block2 is not None:
+            if response.opt.observe is not None and not request.observation.cancelled:
+                request.observation.cancel()  # passively: its next notification is reset
+            response, request, fmt = await requests.negotiate(state, kind, [fmt], build, base)
         records = requests.decode(state, response, fmt, base)
         if response.opt.observe is None:
             return records, None
         observation = Observation(paths, request)
         self._follow(state.name, observation, fmt, base)
         return records, observation
+
+    async def _read_whole(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
+        """A notification came in blocks on a bare observation: its value, read block-wise."""
+        requests = self._requests
+        try:
+            state = self._registrations.get(name)
+            if len(observation.paths) == 1:
+                message = requests.message(state, Code.GET, base, accept=fmt)
+            else:
+                message = requests.message(
+                    state, Code.FETCH, base, payload=encode_paths(observation.paths, fmt),
+                    content_format=fmt, accept=fmt,
+                )  # fmt: skip
+            response = await requests.exchange(state, message, base)
+            raise_for_code(response.code, response.payload, endpoint=name, path=str(base))
+            self._values.apply(state, requests.decode(state, response, fmt, base))
+        except Exception as err:  # whatever it was, the next notification tries again
+            self._quiet.warn(f"{name}\n{observation.key}\nwhole",
+                             "Could not read the whole of a notification in blocks from %s "
+                             "on %s: %s", name, observation.key, err)  # fmt: skip
 
     def _follow(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
         """Handle notifications in aiocoap's own callbacks, as they arrive: the same ones its
@@ -203,6 +232,9 @@ class Observations:
         if not notification.code.is_successful():
             _LOGGER.info("%s ended observation %s with %s", name, observation.key, notification.code)
             return False
+        if notification.opt.block2 is not None:  # its first block only: read the whole
+            self._tasks.spawn(self._read_whole(name, observation, fmt, base))
+            return True
         try:
             records = self._requests.decode(state, notification, fmt, base)
         except Exception as err:  # one bad notification never ends the observation

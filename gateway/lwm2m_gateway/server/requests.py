@@ -95,11 +95,13 @@ class RequestSender:
         message: aiocoap.Message,
         path: Path,
         seconds: float | None = None,
+        *,
+        blockwise: bool = True,
     ) -> tuple[aiocoap.Message, Any]:
         """Like exchange, and also return aiocoap's pending request (for its observation)."""
         await self._presence.wait_awake(state)
         limit = seconds or self._config.request_timeout
-        request = self._transport.request(message)
+        request = self._transport.request(message, blockwise=blockwise)
         try:
             response = await wait_response(request, limit)
         except TimeoutError:
@@ -145,11 +147,14 @@ class RequestSender:
         *,
         seconds: float | None = None,
         retry_on: frozenset[Code] = RETRY_CODES,
+        blockwise: bool = True,
     ) -> Negotiated:
         """Send build(fmt) for each format in turn until the device accepts one."""
         response: aiocoap.Message | None = None
         for fmt in formats:
-            response, request = await self.start(state, build(fmt), path, seconds)
+            response, request = await self.start(
+                state, build(fmt), path, seconds, blockwise=blockwise
+            )
             if response.code not in retry_on:
                 raise_for_code(response.code, response.payload, endpoint=state.name, path=str(path))
                 state.formats[kind] = fmt

@@ -105,12 +105,14 @@ class CoapTransport:
     def sessions(self) -> int:
         return sum(transport.sessions for transport in self._dtls)
 
-    def request(self, message: aiocoap.Message) -> Any:
-        """Send a request; one whose remote is a DTLS session goes out over that session."""
+    def request(self, message: aiocoap.Message, *, blockwise: bool = True) -> Any:
+        """Send a request; one whose remote is a DTLS session goes out over that session.
+        blockwise=False: aiocoap's bare request, whose answers are not put together from
+        Block2 blocks (lighter, for observations whose notifications fit a datagram)."""
         context = self._secure if is_secure(message.remote) else self._plain
         if context is None:
             raise NoListener("the gateway has no listener for this device's transport")
-        return context.request(message)
+        return context.request(message, handle_blockwise=blockwise)
 
 
 class ListenError(Exception):

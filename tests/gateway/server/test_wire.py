@@ -461,3 +461,44 @@ async def test_an_observe_answered_without_observe_is_a_read_and_is_not_healed(
     await asyncio.sleep(0.3)
     assert len(device.received) == asked  # not asked again
     device.close()
+
+
+async def test_observations_whose_values_come_in_blocks_get_the_whole_value(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """Observations use aiocoap's bare requests (no block-wise layer): an answer in blocks is
+    asked again block-wise, and a notification in blocks is read whole."""
+    lwm2m, events = wired
+    value = {"text": "ACME"}
+
+    def script(message: aiocoap.Message) -> Reply:
+        return Code.CONTENT, 0, value["text"].encode()  # text/plain, in blocks past 1024 bytes
+
+    device = await RawDevice.start(script)
+    answer = await device.request(lwm2m.coap_port, Code.POST, "/rd", ["ep=big", "lt=60"],
+                                  b'</>;rt="oma.lwm2m",</3/0>')  # fmt: skip
+    assert answer.code == Code.CREATED
+    value["text"] = "A" * 3000
+    (record,) = await lwm2m.observations.observe("big", [Path(3, 0, 0)])
+    assert record.value == "A" * 3000
+    live = [r.message for r in device.received if r.message.opt.observe == 0]
+    assert len(live) == 2  # once bare (its first block came), then block-wise
+    assert lwm2m.observations.live_keys("big") == ["/3/0/0"]
+
+    small = await register(lwm2m, events, "small", b'</>;rt="oma.lwm2m",</3/0>')
+    small.script = script
+    value["text"] = "B"
+    await lwm2m.observations.observe("small", [Path(3, 0, 0)])
+    observe = next(r.message for r in small.received if r.message.opt.observe == 0)
+    value["text"] = "C" * 2500  # the next notification does not fit: its first block comes
+    first = aiocoap.Message(code=Code.CONTENT, payload=value["text"].encode()[:1024])
+    first.mtype, first.mid, first.token = Type.NON, 4242, observe.token
+    first.opt.observe, first.opt.content_format = 2, 0
+    first.opt.block2 = aiocoap.optiontypes.BlockOption.BlockwiseTuple(0, True, 6)
+    assert small.transport is not None
+    small.transport.sendto(first.encode(), ("127.0.0.1", lwm2m.coap_port))
+    changed = await events.wait("resource_changed", "small", path="/3/0/0", value="C" * 2500)
+    assert changed.data["value"] == "C" * 2500
+    assert lwm2m.observations.live_keys("small") == ["/3/0/0"]  # and it goes on
+    device.close()
+    small.close()
