@@ -230,7 +230,9 @@ class Observations:
         observation.last_heard = time.monotonic()
         self._presence.touch(state)
         if not notification.code.is_successful():
-            _LOGGER.info("%s ended observation %s with %s", name, observation.key, notification.code)
+            _LOGGER.info(
+                "%s ended observation %s with %s", name, observation.key, notification.code
+            )
             return False
         if notification.opt.block2 is not None:  # its first block only: read the whole
             self._tasks.spawn(self._read_whole(name, observation, fmt, base))
