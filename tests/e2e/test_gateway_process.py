@@ -122,7 +122,7 @@ async def test_device_to_home_assistant_and_back_through_the_gateway_process(
     )
     async with api_events(gateway_process.api_port) as events:
         await device.start()
-        await wait_event(events, "endpoint_registered", "e2e-sensor")  # read by the gateway
+        await wait_event(events, "endpoint_inventoried", "e2e-sensor")  # read by the gateway
     entry = MockConfigEntry(
         domain=DOMAIN, unique_id="e2e",
         data={CONF_HOST: "127.0.0.1", CONF_PORT: gateway_process.api_port},
