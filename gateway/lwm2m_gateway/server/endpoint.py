@@ -29,6 +29,7 @@ class EndpointState:
     reachable: bool = True  # False after a request failed with a network error, until it speaks
     pmax: dict[Path, float] = field(default_factory=dict)  # written pmax attributes, by path
     inventoried_at: float | None = None  # the inventory this registration has (None: waiting)
+    types: Any = None  # (registration, its type resolver), see RequestSender.types
 
     @property
     def name(self) -> str:

@@ -259,6 +259,14 @@ class Observations:
         mine = self._live.get(name, {})
         if mine.get(observation.key) is observation:
             del mine[observation.key]
+        if isinstance(err, (aiocoap.error.NetworkError, aiocoap.error.LibraryShutdown)):
+            return
+        # the device ended it (an error code, or no Observe any more): it spoke, so what died
+        # is made again (heal_soon spaces the attempts), as on any other contact
+        with contextlib.suppress(Lwm2mError):
+            state = self._registrations.get(name)
+            if self._registrations.is_current(state):
+                self.heal_soon(state)
 
     async def cancel_observe(
         self, endpoint: str, paths: Sequence[Path], *, active: bool = True
@@ -288,6 +296,10 @@ class Observations:
                 set(self._store.load_observations_of(endpoint)) if stored else set()
             )
         return keys
+
+    def may_have_stored(self, endpoint: str) -> bool:
+        """Whether the store may hold observations of this endpoint (False: it holds none)."""
+        return self._may_have_stored(endpoint)
 
     def _may_have_stored(self, endpoint: str) -> bool:
         if self._maybe_stored is None:  # read once, on first need

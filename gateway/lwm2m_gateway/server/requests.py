@@ -58,7 +58,14 @@ class RequestSender:
         return self._config.request_timeout
 
     def types(self, state: EndpointState) -> TypeResolver:
-        return self._registry.type_resolver(state.registration.object_versions())
+        """The model's types for this registration's object versions (made once per
+        registration: asked for on every notification)."""
+        cached = state.types
+        if cached is None or cached[0] is not state.registration:
+            resolver = self._registry.type_resolver(state.registration.object_versions())
+            cached = state.types = (state.registration, resolver)
+        resolver_of_registration: TypeResolver = cached[1]
+        return resolver_of_registration
 
     @staticmethod
     def message(state: EndpointState, code: Code, path: Path, **options: Any) -> aiocoap.Message:

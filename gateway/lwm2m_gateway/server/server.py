@@ -196,7 +196,8 @@ class EndpointLifecycle:
         server = self._server
         server.events.emit("endpoint_registered", state.name, state.to_json(server.registry))
         server.inventory.registered(state)
-        server.tasks.spawn(self._after_register(state))
+        if server.observations.may_have_stored(state.name):  # else nothing to re-observe
+            server.tasks.spawn(self._after_register(state))
 
     def updated(self, state: EndpointState, new_objects: list[int]) -> None:
         server = self._server
