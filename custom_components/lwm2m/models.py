@@ -76,6 +76,14 @@ class EndpointInfo:
     objects: dict[int, ObjectInfo] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)  # {"available": image, "job": job}
 
+    def resource_ids(self) -> set[tuple[int, int, int]]:
+        return {
+            (obj.id, instance.id, rid)
+            for obj in self.objects.values()
+            for instance in obj.instances.values()
+            for rid in instance.resources
+        }
+
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> EndpointInfo:
         objects = {}
@@ -251,11 +259,14 @@ class GatewayState:
     def replace(self, data: dict[str, Any]) -> None:
         """A full endpoint object (registered, updated, or from start_listening)."""
         info = EndpointInfo.from_api(data)
+        previous = self.endpoints.get(info.name)
         self.endpoints[info.name] = info
-        # also for a known endpoint: its inventory (schema 5) or an Update may bring resources
-        # that become entities; the platforms add only what they have not added yet
-        for cb in list(self._new_listeners):
-            cb(info)
+        # also for a known endpoint whose resources changed: its inventory (schema 5) or an
+        # Update may bring resources that become entities (the platforms add only new ones);
+        # a routine Update, which changes none, costs no discovery
+        if previous is None or previous.resource_ids() != info.resource_ids():
+            for cb in list(self._new_listeners):
+                cb(info)
         self.notify(info.name)
 
 
