@@ -98,25 +98,9 @@ def _schema_3(db: sqlite3.Connection) -> None:
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
 
 
-def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
-    """A write that fails (disk full, read-only, locked) raises PersistenceError, which the
-    roles answer with 5.03 before changing anything in memory."""
-
-    @functools.wraps(method)
-    def write(*args: P.args, **kwargs: P.kwargs) -> R:
-        lock: threading.RLock = args[0]._lock  # type: ignore[attr-defined]
-        try:
-            with lock:  # the value writer's thread shares the connection
-                return method(*args, **kwargs)
-        except sqlite3.Error as err:
-            _LOGGER.error("Cannot write the database: %s", err)
-            raise PersistenceError(str(err)) from err
-
-    return write
-
-
 def _reads[**P, R](method: Callable[P, R]) -> Callable[P, R]:
-    """A read waits for a write in the value writer's thread to end (one connection)."""
+    """One call at a time on the connection, which the value writer's thread shares: a read
+    waits for a write in that thread to end."""
 
     @functools.wraps(method)
     def read(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -125,6 +109,22 @@ def _reads[**P, R](method: Callable[P, R]) -> Callable[P, R]:
             return method(*args, **kwargs)
 
     return read
+
+
+def _writes[**P, R](method: Callable[P, R]) -> Callable[P, R]:
+    """Like _reads; and a write that fails (disk full, read-only, locked) raises
+    PersistenceError, which the roles answer with 5.03 before changing anything in memory."""
+    locked = _reads(method)
+
+    @functools.wraps(method)
+    def write(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return locked(*args, **kwargs)
+        except sqlite3.Error as err:
+            _LOGGER.error("Cannot write the database: %s", err)
+            raise PersistenceError(str(err)) from err
+
+    return write
 
 
 class Store:
@@ -292,18 +292,8 @@ class Store:
         rows = self._db.execute("SELECT endpoint, decision FROM admissions")
         return {str(endpoint): str(decision) for endpoint, decision in rows}
 
-    @_writes
     def save_values(self, endpoint: str, values: Iterable[tuple[str, Any, float]]) -> None:
-        rows = [(endpoint, path, json.dumps(value), stamp) for path, value, stamp in values]
-        if not rows:
-            return
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT OR REPLACE INTO resource_values (endpoint, path, value, timestamp) "
-                "VALUES (?, ?, ?, ?)",
-                rows,
-            )
+        self.save_value_batch({endpoint: {path: (value, stamp) for path, value, stamp in values}})
 
     @_writes
     def save_value_batch(self, batch: Mapping[str, Mapping[str, tuple[Any, float]]]) -> None:
