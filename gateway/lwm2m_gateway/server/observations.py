@@ -159,22 +159,14 @@ class Observations:
     ) -> tuple[list[Record], Observation | None]:
         requests = self._requests
         if len(paths) == 1:
-            base = paths[0]
+            base, kind = paths[0], "read"
             formats = requests.formats(state, "read", single=base.level >= PathLevel.RESOURCE)
-
-            def build(fmt: int) -> aiocoap.Message:
-                return requests.message(state, Code.GET, base, accept=fmt, observe=0)
-
-            kind = "read"
         else:
             base, kind = Path(), "composite"
             formats = requests.composite_formats(state)
 
-            def build(fmt: int) -> aiocoap.Message:
-                return requests.message(
-                    state, Code.FETCH, base, payload=encode_paths(paths, fmt),
-                    content_format=fmt, accept=fmt, observe=0,
-                )  # fmt: skip
+        def build(fmt: int) -> aiocoap.Message:
+            return self._request(state, paths, fmt, observe=0)
 
         # aiocoap's bare request, not its block-wise one: a task and two coroutines less per
         # observation, and no task step per notification; an answer in blocks is asked again
@@ -193,18 +185,23 @@ class Observations:
         self._follow(state.name, observation, fmt, base)
         return records, observation
 
+    def _request(
+        self, state: EndpointState, paths: Sequence[Path], fmt: int, **observe: int
+    ) -> aiocoap.Message:
+        """A GET of one path, or a FETCH of several (Read-Composite), answered in fmt."""
+        if len(paths) == 1:
+            return self._requests.message(state, Code.GET, paths[0], accept=fmt, **observe)
+        return self._requests.message(
+            state, Code.FETCH, Path(), payload=encode_paths(paths, fmt),
+            content_format=fmt, accept=fmt, **observe,
+        )  # fmt: skip
+
     async def _read_whole(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
         """A notification came in blocks on a bare observation: its value, read block-wise."""
         requests = self._requests
         try:
             state = self._registrations.get(name)
-            if len(observation.paths) == 1:
-                message = requests.message(state, Code.GET, base, accept=fmt)
-            else:
-                message = requests.message(
-                    state, Code.FETCH, base, payload=encode_paths(observation.paths, fmt),
-                    content_format=fmt, accept=fmt,
-                )  # fmt: skip
+            message = self._request(state, observation.paths, fmt)
             response = await requests.exchange(state, message, base)
             raise_for_code(response.code, response.payload, endpoint=name, path=str(base))
             self._values.apply(state, requests.decode(state, response, fmt, base))
@@ -248,18 +245,16 @@ class Observations:
         return True
 
     def _ended(self, name: str, observation: Observation, err: BaseException | None) -> None:
-        if isinstance(err, aiocoap.error.NetworkError):  # e.g. ICMP port unreachable
-            _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
-            with contextlib.suppress(Lwm2mError):
-                self._presence.unreachable(self._registrations.get(name), str(err))
-        elif isinstance(err, aiocoap.error.LibraryShutdown):
-            pass  # the gateway stops
-        elif err is not None:
-            _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
         mine = self._live.get(name, {})
         if mine.get(observation.key) is observation:
             del mine[observation.key]
-        if isinstance(err, (aiocoap.error.NetworkError, aiocoap.error.LibraryShutdown)):
+        if isinstance(err, aiocoap.error.LibraryShutdown):
+            return  # the gateway stops
+        if err is not None:
+            _LOGGER.info("Observation %s of %s ended: %s", observation.key, name, err)
+        if isinstance(err, aiocoap.error.NetworkError):  # e.g. ICMP port unreachable
+            with contextlib.suppress(Lwm2mError):
+                self._presence.unreachable(self._registrations.get(name), str(err))
             return
         # the device ended it (an error code, or no Observe any more): it spoke, so what died
         # is made again (heal_soon spaces the attempts), as on any other contact
@@ -291,7 +286,7 @@ class Observations:
         """The keys of the store's observations of this endpoint, read once and kept."""
         keys = self._stored.get(endpoint)
         if keys is None:
-            stored = self._may_have_stored(endpoint)
+            stored = self.may_have_stored(endpoint)
             keys = self._stored[endpoint] = (
                 set(self._store.load_observations_of(endpoint)) if stored else set()
             )
@@ -299,9 +294,6 @@ class Observations:
 
     def may_have_stored(self, endpoint: str) -> bool:
         """Whether the store may hold observations of this endpoint (False: it holds none)."""
-        return self._may_have_stored(endpoint)
-
-    def _may_have_stored(self, endpoint: str) -> bool:
         if self._maybe_stored is None:  # read once, on first need
             self._maybe_stored = set(self._store.load_observations())
         return endpoint in self._maybe_stored
@@ -383,7 +375,7 @@ class Observations:
 
     async def reestablish(self, state: EndpointState) -> None:
         """Observe again everything stored for this endpoint (its old tokens are dead)."""
-        if not self._may_have_stored(state.name):
+        if not self.may_have_stored(state.name):
             return
         for key, data in self._store.load_observations_of(state.name).items():
             try:
