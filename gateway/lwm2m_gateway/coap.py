@@ -11,7 +11,7 @@ import logging
 import secrets
 import socket
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiocoap
@@ -149,6 +149,15 @@ class _Exchanges(dict[tuple[Any, int], Any]):
     def keys(self) -> Any:  # aiocoap's backlog scan iterates keys()
         return self.__iter__()
 
+    @contextlib.contextmanager
+    def looking_for(self, remote: Any) -> Iterator[None]:
+        """While aiocoap looks for this remote's exchanges, they come first."""
+        self.first = remote
+        try:
+            yield
+        finally:
+            self.first = None
+
 
 class _MessageManager(MessageManager):  # type: ignore[misc]
     """aiocoap's message layer with its active exchanges indexed by remote (see _Exchanges)."""
@@ -160,21 +169,13 @@ class _MessageManager(MessageManager):  # type: ignore[misc]
     def _continue_backlog(self, remote: Any) -> None:
         if self._active_exchanges is None:
             return
-        self._exchanges.first = remote
-        try:
+        with self._exchanges.looking_for(remote):
             super()._continue_backlog(remote)
-        finally:
-            self._exchanges.first = None
 
     def send_message(self, message: Any, messageerror_monitor: Any = None) -> None:
-        if self._active_exchanges is None:  # shut down: aiocoap sends it as NON
+        # (shut down, aiocoap sends it as NON and looks for no exchange)
+        with self._exchanges.looking_for(message.remote):
             super().send_message(message, messageerror_monitor)
-            return
-        self._exchanges.first = message.remote
-        try:
-            super().send_message(message, messageerror_monitor)
-        finally:
-            self._exchanges.first = None
 
 
 class RandomTokenManager(TokenManager):  # type: ignore[misc]

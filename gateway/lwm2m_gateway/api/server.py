@@ -75,8 +75,8 @@ class Connection:
                         ending = True
                         break
                     frames.append(more)
+                self.queued -= sum(map(len, frames))
                 frame = "[" + ",".join(frames) + "]"
-                self.queued -= len(frame) - len(frames) - 1
                 if ending:
                     self.outbox.put_nowait(None)
             else:
