@@ -16,7 +16,6 @@ from ..lwm2m.model import ObjectRegistry
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
 from ..lwm2m.registration import ObjectEntry
 from ..lwm2m.values import Record
-from .config import ServerConfig
 from .endpoint import EndpointState
 from .events import EventBus
 from .registrations import Registrations
@@ -42,9 +41,7 @@ class DeviceManagement:
         values: ResourceValues,
         events: EventBus,
         registry: ObjectRegistry,
-        config: ServerConfig,
     ) -> None:
-        self._config = config
         self._requests = requests
         self._registrations = registrations
         self._values = values

@@ -73,7 +73,6 @@ class Inventory:
         self._arrived = asyncio.Event()
         self._next_start = 0.0  # loop time before which no inventory starts (the pace)
         self._done: dict[str, tuple[str, float]] = {}  # endpoint -> (signature, when)
-        self._workers: list[asyncio.Task[None]] = []
         self.running = 0
         self._pacing = 0  # taken from the queue, waiting for their start
         self.completed = 0
@@ -86,9 +85,8 @@ class Inventory:
 
     def start(self) -> None:
         self._done = self._store.load_inventories()
-        self._workers = [
-            self._tasks.spawn(self._work()) for _ in range(self._config.inventory_concurrency)
-        ]
+        for _ in range(self._config.inventory_concurrency):  # cancelled with the other tasks
+            self._tasks.spawn(self._work())
 
     def registered(self, state: EndpointState) -> None:
         """A new registration: reuse a still valid inventory, or queue a whole one."""

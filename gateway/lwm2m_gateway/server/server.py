@@ -68,7 +68,6 @@ class Lwm2mServer:
             values=self.values,
             events=self.events,
             registry=registry,
-            config=config,
         )
         self.inventory = Inventory(
             config,
