@@ -4,7 +4,8 @@ Like Eclipse Leshan's server, it is a set of services rather than one object: `s
 (credentials), `admission` (unknown endpoints, limits), `registrations` (the endpoint
 registry, /rd), `bootstrap` (the bootstrap server, /bs), `presence` (queue mode), `requests`
 (the request sender),
-`device` (device management), `observations`, `send` (/dp), `firmware` (object 5 updates, /fw)
+`device` (device management), `inventory` (what a new registration has, paced),
+`observations`, `send` (/dp), `firmware` (object 5 updates, /fw)
 and `events`. Callers use the roles directly; this module only wires them and runs what
 happens between them when a device registers.
 """
