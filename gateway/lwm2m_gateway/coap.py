@@ -8,7 +8,6 @@ import functools
 import importlib.util
 import itertools
 import logging
-import secrets
 import socket
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -20,11 +19,11 @@ from aiocoap.credentials import CredentialsMap
 from aiocoap.message import Direction
 from aiocoap.messagemanager import MessageManager
 from aiocoap.pipe import error_to_message, run_driving_pipe
-from aiocoap.tokenmanager import TokenManager
 from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 from aiocoap.util import socknumbers
 
+from .coap_tokens import FollowingTokens
 from .quiet_log import QuietLog
 
 
@@ -178,15 +177,6 @@ class _MessageManager(MessageManager):  # type: ignore[misc]
             super().send_message(message, messageerror_monitor)
 
 
-class RandomTokenManager(TokenManager):  # type: ignore[misc]
-    """Tokens from the system's random source (RFC 7252 §5.3.1: at least 32 random bits for a
-    host reachable off-path): aiocoap counts up from a random start, so one token seen tells
-    the next, and an off-path host could forge a notification."""
-
-    def next_token(self) -> bytes:
-        return secrets.token_bytes(8)
-
-
 _LOGGER = logging.getLogger(__name__)
 MALFORMED_LOG_INTERVAL = 60.0  # s between two log lines about malformed datagrams
 
@@ -275,8 +265,9 @@ async def build_context(
     server_credentials: Any = None,
     client_credentials: Any = None,
 ) -> aiocoap.Context:
-    """An aiocoap context over message transports, with random tokens and timers that
-    `close_context` can cancel (aiocoap's create_server_context offers neither)."""
+    """An aiocoap context over message transports, with random tokens, followed observations
+    (coap_tokens) and timers that `close_context` can cancel (aiocoap's create_server_context
+    offers none of these)."""
     loop = _TimerTrackingLoop(asyncio.get_running_loop())
     context = _Context(
         loop=loop,
@@ -285,7 +276,7 @@ async def build_context(
         client_credentials=client_credentials,
     )
     for transport in transports:
-        tokens = RandomTokenManager(context)
+        tokens = FollowingTokens(context)
         messages = _MessageManager(tokens)
         messages.message_interface = await transport(messages, context.log, loop)
         tokens.token_interface = messages

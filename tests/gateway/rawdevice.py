@@ -80,7 +80,7 @@ class RawDevice(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         message = aiocoap.Message.decode(data)
-        if message.mtype == Type.ACK and message.mid in self._answers:
+        if message.mtype in (Type.ACK, Type.RST) and message.mid in self._answers:
             self._answers.pop(message.mid).set_result(message)
             return
         if not message.code.is_request():
@@ -137,12 +137,25 @@ class RawDevice(asyncio.DatagramProtocol):
         return self.received[self._taken - 1]
 
     def notify(
-        self, port: int, request: aiocoap.Message, sequence: int, fmt: int, payload: bytes
-    ) -> None:
-        """Send a non-confirmable notification on an observation the gateway made."""
+        self,
+        port: int,
+        request: aiocoap.Message,
+        sequence: int,
+        fmt: int,
+        payload: bytes,
+        *,
+        mid: int | None = None,
+    ) -> asyncio.Future[aiocoap.Message] | None:
+        """Send a notification on an observation the gateway made: non-confirmable, or
+        confirmable with this message id (then the future gets the gateway's ACK or RST)."""
         message = aiocoap.Message(code=Code.CONTENT, payload=payload)
-        message.mtype, message.mid, message.token = Type.NON, next(self._mids), request.token
+        message.mtype = Type.NON if mid is None else Type.CON
+        message.mid, message.token = next(self._mids) if mid is None else mid, request.token
         message.opt.observe = sequence
         message.opt.content_format = fmt
+        answer = None
+        if mid is not None:
+            answer = self._answers[mid] = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.sendto(message.encode(), ("127.0.0.1", port))
+        return answer

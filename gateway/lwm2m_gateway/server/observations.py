@@ -6,18 +6,17 @@ again or the gateway restarts (the device's old tokens are dead by then).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiocoap
 import aiocoap.error
 from aiocoap.numbers.codes import Code
 
+from ..coap_tokens import Follow
 from ..lwm2m.codecs import encode_paths
 from ..lwm2m.errors import Lwm2mError, raise_for_code
 from ..lwm2m.paths import InvalidPath, Path, PathLevel
@@ -36,44 +35,40 @@ HEAL_INTERVAL = 10.0  # s between two re-observation attempts for one endpoint o
 
 
 class _Follower:
-    """aiocoap's callbacks of one observation. Nothing may escape them into aiocoap, which
-    would stop delivering to the others."""
+    """What the token layer calls for one observation (see coap_tokens.Follow)."""
 
-    def __init__(
-        self, observations: Observations, name: str, observation: Observation, fmt: int, base: Path
-    ) -> None:
+    __slots__ = ("_base", "_done", "_fmt", "_name", "_observations", "observation")
+
+    def __init__(self, observations: Observations, name: str, fmt: int, base: Path) -> None:
         self._observations = observations
         self._name = name
-        self._observation = observation
+        self.observation: Observation | None = None
         self._fmt = fmt
         self._base = base
         self._done = False
 
-    def notified(self, notification: Any) -> None:
-        if self._done:
+    def notified(self, notification: aiocoap.Message) -> None:
+        observation = self.observation
+        if self._done or observation is None:
             return
         try:
             going_on = self._observations._notified(
-                self._name, self._observation, self._fmt, self._base, notification
+                self._name, observation, self._fmt, self._base, notification
             )
         except Lwm2mError as err:  # e.g. it is not registered any more
             going_on = False
-            _LOGGER.info("Observation %s of %s ended: %s", self._observation.key, self._name, err)
+            _LOGGER.info("Observation %s of %s ended: %s", observation.key, self._name, err)
         except Exception:
             going_on = True
             _LOGGER.exception("Error handling a notification from %s", self._name)
         if not going_on:
-            self._end(None)
-            # out of aiocoap's callback loop before its observation is cancelled
-            asyncio.get_running_loop().call_soon(self._observation.cancel)
+            observation.cancel()
+            self.ended(None)
 
-    def failed(self, err: BaseException) -> None:
-        self._end(err)
-
-    def _end(self, err: BaseException | None) -> None:
-        if not self._done:
+    def ended(self, err: BaseException | None) -> None:
+        if not self._done and self.observation is not None:
             self._done = True
-            self._observations._ended(self._name, self._observation, err)
+            self._observations._ended(self._name, self.observation, err)
 
 
 def observation_key(paths: Sequence[Path]) -> str:
@@ -83,7 +78,7 @@ def observation_key(paths: Sequence[Path]) -> str:
 @dataclass(slots=True)
 class Observation:
     paths: tuple[Path, ...]
-    request: Any  # aiocoap's pending request, whose .observation yields notifications
+    follow: Follow  # its token, followed by the token layer
     last_heard: float = field(default_factory=time.monotonic)
 
     @property
@@ -92,11 +87,10 @@ class Observation:
 
     @property
     def live(self) -> bool:
-        return not self.request.observation.cancelled
+        return self.follow.live
 
     def cancel(self) -> None:
-        if not self.request.observation.cancelled:
-            self.request.observation.cancel()
+        self.follow.cancel()
 
 
 class Observations:
@@ -168,22 +162,27 @@ class Observations:
         def build(fmt: int) -> aiocoap.Message:
             return self._request(state, paths, fmt, observe=0)
 
-        # aiocoap's bare request, not its block-wise one: a task and two coroutines less per
-        # observation, and no task step per notification; an answer in blocks is asked again
-        # block-wise (and a notification in blocks is read whole, see _notified)
+        # aiocoap's bare request, not its block-wise one, and once it runs, its token followed
+        # at the token layer (coap_tokens): an answer in blocks is read whole block-wise, as a
+        # notification in blocks is (see _notified)
         response, request, fmt = await requests.negotiate(
             state, kind, formats, build, base, blockwise=False
         )
-        if response.opt.block2 is not None:
-            if response.opt.observe is not None and not request.observation.cancelled:
-                request.observation.cancel()  # passively: its next notification is reset
-            response, request, fmt = await requests.negotiate(state, kind, [fmt], build, base)
-        records = requests.decode(state, response, fmt, base)
-        if response.opt.observe is None:
-            return records, None
-        observation = Observation(paths, request)
-        self._follow(state.name, observation, fmt, base)
-        return records, observation
+        observation = None
+        if response.opt.observe is not None:
+            follower = _Follower(self, state.name, fmt, base)
+            follow = requests.follow(request, response, follower.notified, follower.ended)
+            if follow is not None:
+                observation = follower.observation = Observation(paths, follow)
+        try:
+            if response.opt.block2 is not None:
+                response = await requests.exchange(state, self._request(state, paths, fmt), base)
+                raise_for_code(response.code, response.payload, endpoint=state.name, path=str(base))
+            return requests.decode(state, response, fmt, base), observation
+        except BaseException:
+            if observation is not None:
+                observation.cancel()
+            raise
 
     def _request(
         self, state: EndpointState, paths: Sequence[Path], fmt: int, **observe: int
@@ -210,17 +209,13 @@ class Observations:
                              "Could not read the whole of a notification in blocks from %s "
                              "on %s: %s", name, observation.key, err)  # fmt: skip
 
-    def _follow(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
-        """Handle notifications in aiocoap's own callbacks, as they arrive: the same ones its
-        `async for` gives (it registers the same way), without a task per observation and a
-        task step per notification."""
-        follower = _Follower(self, name, observation, fmt, base)
-        notifications = observation.request.observation
-        notifications.register_callback(follower.notified, _suppress_deprecation=True)
-        notifications.register_errback(follower.failed, _suppress_deprecation=True)
-
     def _notified(
-        self, name: str, observation: Observation, fmt: int, base: Path, notification: Any
+        self,
+        name: str,
+        observation: Observation,
+        fmt: int,
+        base: Path,
+        notification: aiocoap.Message,
     ) -> bool:
         """One notification; False when the observation ended with it."""
         state = self._registrations.get(name)

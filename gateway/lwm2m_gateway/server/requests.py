@@ -16,6 +16,7 @@ import aiocoap.error
 from aiocoap.numbers.codes import Code
 
 from ..coap import OutgoingRequest, wait_response
+from ..coap_tokens import Ended, Follow, Notified
 from ..lwm2m.codecs import ContentFormat, decode, preferred_formats
 from ..lwm2m.codecs.common import TypeResolver
 from ..lwm2m.errors import DeviceError, DeviceTimeout, raise_for_code
@@ -124,6 +125,12 @@ class RequestSender:
             ) from err
         self._presence.touch(state)
         return response, request
+
+    def follow(
+        self, request: Any, response: aiocoap.Message, notified: Notified, ended: Ended
+    ) -> Follow | None:
+        """Follow the observation that request started (see CoapTransport.follow)."""
+        return self._transport.follow(request, response, notified, ended)
 
     def formats(self, state: EndpointState, kind: str, *, single: bool) -> list[int]:
         """The formats to try for a kind of request ("read", "write", "composite"), best first."""

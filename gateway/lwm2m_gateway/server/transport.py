@@ -15,6 +15,7 @@ import aiocoap.resource
 from aiocoap.numbers.codes import Code
 
 from ..coap import bound_port, close_context, open_context
+from ..coap_tokens import Ended, Follow, FollowingTokens, Notified
 from ..lwm2m.errors import Lwm2mError
 from .dtls import DtlsServerTransport, KeyLookup, is_secure, open_dtls_context
 
@@ -113,6 +114,20 @@ class CoapTransport:
         if context is None:
             raise NoListener("the gateway has no listener for this device's transport")
         return context.request(message, handle_blockwise=blockwise)
+
+    def follow(
+        self, request: Any, response: aiocoap.Message, notified: Notified, ended: Ended
+    ) -> Follow | None:
+        """Follow the observation a bare request started (its first answer is response) at
+        the token layer, instead of through aiocoap's request (see coap_tokens); None when it
+        is not running."""
+        context = self._secure if is_secure(response.remote) else self._plain
+        for tokens in context.request_interfaces if context is not None else ():
+            if isinstance(tokens, FollowingTokens):
+                follow = tokens.follow(request, response, notified, ended)
+                if follow is not None:
+                    return follow
+        return None
 
 
 class ListenError(Exception):

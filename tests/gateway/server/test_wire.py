@@ -467,7 +467,7 @@ async def test_observations_whose_values_come_in_blocks_get_the_whole_value(
     wired: tuple[Lwm2mServer, Events],
 ) -> None:
     """Observations use aiocoap's bare requests (no block-wise layer): an answer in blocks is
-    asked again block-wise, and a notification in blocks is read whole."""
+    followed on its token and its value read whole, as a notification in blocks is."""
     lwm2m, events = wired
     value = {"text": "ACME"}
 
@@ -482,8 +482,18 @@ async def test_observations_whose_values_come_in_blocks_get_the_whole_value(
     (record,) = await lwm2m.observations.observe("big", [Path(3, 0, 0)])
     assert record.value == "A" * 3000
     live = [r.message for r in device.received if r.message.opt.observe == 0]
-    assert len(live) == 2  # once bare (its first block came), then block-wise
+    assert len(live) == 1  # observed once; its first block came, so the rest was read
+    reads = [r.message for r in device.received if r.message.opt.observe is None]
+    assert [r.opt.block2.block_number for r in reads if r.opt.block2] == [1, 2]
     assert lwm2m.observations.live_keys("big") == ["/3/0/0"]
+    value["text"] = "D"  # and the observed token notifies
+    (observe,) = live
+    note = aiocoap.Message(code=Code.CONTENT, payload=b"D")
+    note.mtype, note.mid, note.token = Type.NON, 4241, observe.token
+    note.opt.observe, note.opt.content_format = 3, 0
+    assert device.transport is not None
+    device.transport.sendto(note.encode(), ("127.0.0.1", lwm2m.coap_port))
+    await events.wait("resource_changed", "big", path="/3/0/0", value="D")
 
     small = await register(lwm2m, events, "small", b'</>;rt="oma.lwm2m",</3/0>')
     small.script = script
@@ -502,3 +512,86 @@ async def test_observations_whose_values_come_in_blocks_get_the_whole_value(
     assert lwm2m.observations.live_keys("small") == ["/3/0/0"]  # and it goes on
     device.close()
     small.close()
+
+
+async def observed_temperature(
+    lwm2m: Lwm2mServer, events: Events, name: str
+) -> tuple[RawDevice, aiocoap.Message]:
+    device = await register(lwm2m, events, name, b'</>;rt="oma.lwm2m";ct=110,</3303/0>')
+
+    def senml(message: aiocoap.Message) -> Reply:
+        return Code.CONTENT, 110, b'[{"n":"/3303/0/5700","v":20.5}]'
+
+    device.script = senml
+    await lwm2m.observations.observe(name, [Path(3303, 0, 5700)])
+    return device, (await device.next_request()).message
+
+
+def temperatures(events: Events, name: str) -> list[object]:
+    return [e.data["value"] for e in events.seen
+            if e.endpoint == name and e.name == "resource_changed"]  # fmt: skip
+
+
+async def test_notifications_older_than_the_last_or_repeated_are_dropped(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """RFC 7641 §3.4: a notification is fresh only if its Observe number is ahead of the last
+    fresh one's (modulo 2^24); a reordered or repeated one must not overwrite a newer value."""
+    lwm2m, events = wired
+    device, observe = await observed_temperature(lwm2m, events, "ordered")
+    for sequence, value in [(5, 1.5), (4, 2.5), (5, 3.5), (6, 4.5), (2**24 - 1, 5.5), (7, 6.5)]:
+        body = f'[{{"n":"/3303/0/5700","v":{value}}}]'.encode()
+        device.notify(lwm2m.coap_port, observe, sequence, 110, body)
+        await asyncio.sleep(0.02)  # in this order
+    await events.wait("resource_changed", "ordered", value=6.5)
+    # 4 is behind 5, the second 5 is no news, 2^24-1 is far behind 6 (a wrap the other way)
+    assert temperatures(events, "ordered") == [20.5, 1.5, 4.5, 6.5]
+    device.close()
+
+
+async def test_a_confirmable_notification_is_acknowledged_once_delivered_and_again_if_repeated(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    lwm2m, events = wired
+    device, observe = await observed_temperature(lwm2m, events, "confirmed")
+    body = b'[{"n":"/3303/0/5700","v":30.25}]'
+    ack = device.notify(lwm2m.coap_port, observe, 2, 110, body, mid=777)
+    assert ack is not None
+    assert ((await asyncio.wait_for(ack, 5)).mtype, (await ack).code) == (Type.ACK, Code.EMPTY)
+    again = device.notify(lwm2m.coap_port, observe, 2, 110, body, mid=777)  # our ACK was lost
+    assert again is not None
+    assert (await asyncio.wait_for(again, 5)).mtype == Type.ACK
+    await asyncio.sleep(0.1)
+    assert temperatures(events, "confirmed") == [20.5, 30.25]  # delivered once
+    device.close()
+
+
+async def test_a_cancelled_observation_resets_its_next_confirmable_notification(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """RFC 7641 §3.6: after a passive cancel, the device learns of it by a Reset."""
+    lwm2m, events = wired
+    device, observe = await observed_temperature(lwm2m, events, "forgotten")
+    await lwm2m.observations.cancel_observe("forgotten", [Path(3303, 0, 5700)], active=False)
+    reset = device.notify(lwm2m.coap_port, observe, 2, 110, b'[{"v":1}]', mid=778)
+    assert reset is not None
+    assert (await asyncio.wait_for(reset, 5)).mtype == Type.RST
+    assert temperatures(events, "forgotten") == [20.5]
+    device.close()
+
+
+async def test_an_established_observation_keeps_no_aiocoap_request(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """Once its first answer came, an observation is followed at the token layer alone:
+    aiocoap's table of running requests (a request, pipe and runner each, about 7 KiB) does
+    not grow with the observations."""
+    lwm2m, events = wired
+    devices = [(await observed_temperature(lwm2m, events, f"kept-{i}"))[0] for i in range(5)]
+    context = lwm2m.transport._plain
+    assert context is not None
+    (tokens,) = context.request_interfaces
+    assert tokens.outgoing_requests == {}
+    assert tokens.following == 5
+    for device in devices:
+        device.close()
