@@ -76,12 +76,12 @@ def keyed_value(key: str, raw: object, rtype: ResourceType | None, fmt: str, pat
     model's type. Opaque travels as base64url in SenML `vd` (bytes in CBOR), and as base64 in an
     LwM2M JSON `sv` of an opaque resource (LwM2M 1.1 core §7.4.4-7.4.5)."""
     kind = KIND_OF_KEY[key]
+    if kind == "number":  # first, and with no error built ahead: nearly every notification
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise CodecError(f"{fmt}: {path}: {key} is not a number", path=str(path))
+        return number_as(raw, rtype, fmt, path)
     where = str(path)
     wrong = CodecError(f"{fmt}: {path} is {rtype.value if rtype else '?'}, got {key}", path=where)
-    if kind == "number":
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise CodecError(f"{fmt}: {path}: {key} is not a number", path=where)
-        return number_as(raw, rtype, fmt, path)
     if kind == "boolean":
         if not isinstance(raw, bool):
             raise CodecError(f"{fmt}: {path}: {key} is not a boolean", path=where)

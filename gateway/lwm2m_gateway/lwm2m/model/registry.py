@@ -15,6 +15,7 @@ from ..values import ResourceType
 from .ddf import ModelError, ObjectModel, ResourceModel, parse_ddf
 
 _LOGGER = logging.getLogger(__name__)
+TYPE_CACHE = 65536  # resource types kept looked up, at most
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -35,6 +36,8 @@ class ObjectRegistry:
 
     def __init__(self, models: tuple[ObjectModel, ...] = ()) -> None:
         self._models: dict[int, dict[str, ObjectModel]] = {}
+        # (object, resource, version) -> its type: asked for each value of each notification
+        self._types: dict[tuple[int, int, str | None], ResourceType | None] = {}
         for model in models:
             self.add(model)
 
@@ -45,6 +48,7 @@ class ObjectRegistry:
 
     def add(self, model: ObjectModel) -> None:
         self._models.setdefault(model.id, {})[model.version] = model
+        self._types.clear()
 
     def load_ddf_file(self, path: FilePath) -> ObjectModel:
         try:
@@ -93,12 +97,18 @@ class ObjectRegistry:
         self, versions: Mapping[int, str] | None = None
     ) -> Callable[[Path], ResourceType | None]:
         announced = dict(versions or {})
+        types = self._types
 
         def resolve(path: Path) -> ResourceType | None:
             if path.object_id is None or path.resource_id is None:
                 return None
-            found = self.resource(path.object_id, path.resource_id, announced.get(path.object_id))
-            return None if found is None else found.type
+            key = (path.object_id, path.resource_id, announced.get(path.object_id))
+            if key not in types:
+                if len(types) >= TYPE_CACHE:  # versions are the devices' to announce
+                    types.clear()
+                found = self.resource(*key)
+                types[key] = None if found is None else found.type
+            return types[key]
 
         return resolve
 
