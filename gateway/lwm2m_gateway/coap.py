@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import functools
 import importlib.util
-import itertools
 import logging
 import socket
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiocoap
@@ -23,6 +22,7 @@ from aiocoap.transports.tinydtls import MessageInterfaceTinyDTLS
 from aiocoap.transports.udp6 import MessageInterfaceUDP6, UDP6EndpointAddress
 from aiocoap.util import socknumbers
 
+from .coap_messages import MessageLayer
 from .coap_tokens import FollowingTokens
 from .quiet_log import QuietLog
 
@@ -101,80 +101,6 @@ class OutgoingRequest(aiocoap.Message):  # type: ignore[misc]
 
     def __repr__(self) -> str:
         return f"<request {self.code} /{'/'.join(self.opt.uri_path)}>"
-
-
-class _Exchanges(dict[tuple[Any, int], Any]):
-    """aiocoap's active exchanges ((remote, message id) -> monitor, timer), indexed by remote.
-
-    aiocoap asks "has this remote an exchange?" by scanning every active exchange, comparing
-    remotes in Python, once per exchange that ends and once per request queued behind another
-    to the same device: quadratic in a storm (28 % of the gateway's CPU while Home Assistant
-    observed 4,000 instances). The index answers at once; iteration, while `first` names a
-    remote, yields that remote's exchanges first, so aiocoap's scan stops at the first key.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.by_remote: dict[Any, set[tuple[Any, int]]] = {}
-        self.first: Any = None
-
-    def __setitem__(self, key: tuple[Any, int], value: Any) -> None:
-        super().__setitem__(key, value)
-        self.by_remote.setdefault(key[0], set()).add(key)
-
-    def _forget(self, key: tuple[Any, int]) -> None:
-        keys = self.by_remote.get(key[0])
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self.by_remote[key[0]]
-
-    def __delitem__(self, key: tuple[Any, int]) -> None:
-        super().__delitem__(key)
-        self._forget(key)
-
-    def pop(self, key: tuple[Any, int], *default: Any) -> Any:
-        value = super().pop(key, *default)
-        self._forget(key)
-        return value
-
-    def __iter__(self) -> Any:
-        first = self.by_remote.get(self.first) if self.first is not None else None
-        if not first:
-            return super().__iter__()
-        first = set(first)
-        return itertools.chain(first, (k for k in super().__iter__() if k not in first))
-
-    def keys(self) -> Any:  # aiocoap's backlog scan iterates keys()
-        return self.__iter__()
-
-    @contextlib.contextmanager
-    def looking_for(self, remote: Any) -> Iterator[None]:
-        """While aiocoap looks for this remote's exchanges, they come first."""
-        self.first = remote
-        try:
-            yield
-        finally:
-            self.first = None
-
-
-class _MessageManager(MessageManager):  # type: ignore[misc]
-    """aiocoap's message layer with its active exchanges indexed by remote (see _Exchanges)."""
-
-    def __init__(self, token_manager: Any) -> None:
-        super().__init__(token_manager)
-        self._active_exchanges = self._exchanges = _Exchanges()
-
-    def _continue_backlog(self, remote: Any) -> None:
-        if self._active_exchanges is None:
-            return
-        with self._exchanges.looking_for(remote):
-            super()._continue_backlog(remote)
-
-    def send_message(self, message: Any, messageerror_monitor: Any = None) -> None:
-        # (shut down, aiocoap sends it as NON and looks for no exchange)
-        with self._exchanges.looking_for(message.remote):
-            super().send_message(message, messageerror_monitor)
 
 
 _LOGGER = logging.getLogger(__name__)
@@ -277,7 +203,7 @@ async def build_context(
     )
     for transport in transports:
         tokens = FollowingTokens(context)
-        messages = _MessageManager(tokens)
+        messages = MessageLayer(tokens)
         messages.message_interface = await transport(messages, context.log, loop)
         tokens.token_interface = messages
         context.request_interfaces.append(tokens)

@@ -63,10 +63,19 @@ class RawDevice(asyncio.DatagramProtocol):
     # --- the device as a client: Register, Update --------------------------------------------------
 
     async def request(
-        self, port: int, code: Code, path: str, query: list[str], payload: bytes = b""
+        self,
+        port: int,
+        code: Code,
+        path: str,
+        query: list[str],
+        payload: bytes = b"",
+        *,
+        mid: int | None = None,
     ) -> aiocoap.Message:
+        """A confirmable request and its answer (mid: this message id, e.g. to repeat one)."""
         message = aiocoap.Message(code=code, payload=payload)
-        message.mtype, message.mid, message.token = Type.CON, next(self._mids), b"\x01\x02"
+        message.mtype, message.token = Type.CON, b"\x01\x02"
+        message.mid = next(self._mids) if mid is None else mid
         message.opt.uri_path = tuple(p for p in path.split("/") if p)
         message.opt.uri_query = tuple(query)
         if payload:

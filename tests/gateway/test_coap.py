@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import socket
 
+import aiocoap
 import pytest
 
 from lwm2m_gateway.coap import bound_port, close_context, open_context
@@ -120,9 +123,9 @@ async def test_a_burst_of_datagrams_is_answered_in_full() -> None:
 
 
 def test_the_exchange_index_follows_every_change_and_iterates_each_key_once() -> None:
-    from lwm2m_gateway.coap import _Exchanges
+    from lwm2m_gateway.coap_messages import Exchanges
 
-    exchanges = _Exchanges()
+    exchanges = Exchanges()
     for remote in ("a", "b", "c"):
         for mid in range(3):
             exchanges[(remote, mid)] = object()
@@ -138,3 +141,35 @@ def test_the_exchange_index_follows_every_change_and_iterates_each_key_once() ->
     assert sorted(ordered) == sorted(dict.keys(exchanges))  # each once, none lost
     exchanges.first = "b"  # a remote with none: plain order
     assert list(exchanges) == [(r, m) for r in "ac" for m in range(3)]
+
+
+async def test_received_requests_are_remembered_for_the_exchange_lifetime_and_then_forgotten() -> (
+    None
+):
+    """The duplicate memory (RFC 7252 §4.5) keeps an answer as its bytes, and forgets each
+    request EXCHANGE_LIFETIME after it came, in order, under one timer."""
+    from types import SimpleNamespace
+
+    from lwm2m_gateway.coap_messages import MessageLayer, SentAnswer
+
+    tokens = SimpleNamespace(log=logging.getLogger("test"), loop=asyncio.get_running_loop())
+    layer = MessageLayer(tokens)
+    tuning = SimpleNamespace(EXCHANGE_LIFETIME=0.2)
+
+    def received(mid: int) -> SimpleNamespace:
+        return SimpleNamespace(remote="device", mid=mid, mtype=aiocoap.CON, transport_tuning=tuning)
+
+    assert layer._deduplicate_message(received(1)) is False
+    await asyncio.sleep(0.1)
+    assert layer._deduplicate_message(received(2)) is False
+    answer = aiocoap.Message(code=aiocoap.CREATED, payload=b"hi")
+    answer.mid, answer.mtype, answer.token, answer.remote = 1, aiocoap.ACK, b"t", "device"
+    layer._store_response_for_duplicates(answer)
+    kept = layer._recent_messages[("device", 1)]
+    assert isinstance(kept, SentAnswer)
+    assert kept.encode() == answer.encode()
+    await asyncio.sleep(0.15)  # the first is past its lifetime, the second is not
+    assert list(layer._recent_messages) == [("device", 2)]
+    await asyncio.sleep(0.1)
+    assert layer._recent_messages == {}
+    assert layer._expiry is None

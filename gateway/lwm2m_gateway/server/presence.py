@@ -60,7 +60,7 @@ class Presence:
             return
         was_asleep = state.asleep
         state.awake_until = now + self._config.awake_time
-        self._timers.set(state.name, state.awake_until, lambda: self._fall_asleep(state))
+        self._timers.set(state.name, state.awake_until, self._fall_asleep, state)
         if was_asleep:
             self._events.emit("endpoint_awake", state.name, {"endpoint": state.name})
             if (waker := self._wakers.pop(state.name, None)) is not None and not waker.done():

@@ -181,7 +181,7 @@ class Registrations:
         return state
 
     def _expire_at(self, state: EndpointState, when: float) -> None:
-        self._timers.set(state.name, when, lambda: self._expire(state))
+        self._timers.set(state.name, when, self._expire, state)
 
     def _expire(self, state: EndpointState) -> None:
         if not self.is_current(state):

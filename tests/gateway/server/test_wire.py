@@ -595,3 +595,22 @@ async def test_an_established_observation_keeps_no_aiocoap_request(
     assert tokens.following == 5
     for device in devices:
         device.close()
+
+
+async def test_a_repeated_register_is_answered_again_alike_and_registers_once(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """RFC 7252 §4.5: a confirmable request whose ACK was lost comes again with its message
+    id; it gets the same answer again and is not acted on twice."""
+    lwm2m, events = wired
+    device = await RawDevice.start(accept_everything)
+    query, links = ["ep=twice", "lt=60"], b'</>;rt="oma.lwm2m",</3/0>'
+    first = await device.request(lwm2m.coap_port, Code.POST, "/rd", query, links, mid=4711)
+    again = await device.request(lwm2m.coap_port, Code.POST, "/rd", query, links, mid=4711)
+    assert first.code == Code.CREATED
+    # the same answer: the same registration id
+    assert (again.code, again.mid, again.token) == (first.code, first.mid, first.token)
+    assert again.opt.location_path == first.opt.location_path
+    await asyncio.sleep(0.2)
+    assert events.names("twice").count("endpoint_registered") == 1
+    device.close()
