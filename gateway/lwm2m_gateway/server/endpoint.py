@@ -66,7 +66,8 @@ class EndpointState:
             self.resources.add(resource)
             changed.setdefault(resource, [])
         for history in changed.values():
-            history.sort(key=lambda reading: reading[0])
+            if len(history) > 1:
+                history.sort(key=lambda reading: reading[0])
         return changed
 
     def forget(self, path: Path) -> None:
