@@ -12,6 +12,7 @@ whose token nobody follows (a passive cancel, RFC 7641 §3.6).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -109,7 +110,8 @@ class FollowingTokens(RandomTokenManager):
         self, request: Any, response: aiocoap.Message, notified: Notified, ended: Ended
     ) -> Follow | None:
         """Take over aiocoap's running observation whose first answer is response (None: it is
-        not running here). A notification that came before this is handed on at once."""
+        not running here). A notification that came in between is handed on next, once the
+        caller holds the follow."""
         outgoing = self.outgoing_requests
         if outgoing is None or outgoing.pop((response.token, response.remote), None) is None:
             return None
@@ -117,7 +119,7 @@ class FollowingTokens(RandomTokenManager):
         self._follows.setdefault(follow.remote, {})[follow.token] = follow
         early = getattr(getattr(request, "observation", None), "_latest_response", None)
         if early is not None:
-            follow.deliver(early)
+            asyncio.get_running_loop().call_soon(follow.deliver, early)
         return follow
 
     def forget(self, follow: Follow) -> None:

@@ -173,3 +173,30 @@ async def test_received_requests_are_remembered_for_the_exchange_lifetime_and_th
     await asyncio.sleep(0.1)
     assert layer._recent_messages == {}
     assert layer._expiry is None
+
+
+async def test_a_notification_between_the_first_answer_and_the_hand_over_is_not_lost() -> None:
+    """aiocoap may deliver a notification to its own observation before the gateway takes the
+    token over (coap_tokens.FollowingTokens.follow): it is handed on, once, after the caller
+    holds the follow."""
+    from types import SimpleNamespace
+
+    from lwm2m_gateway.coap_tokens import FollowingTokens
+
+    context = SimpleNamespace(log=logging.getLogger("test"), loop=asyncio.get_running_loop())
+    tokens = FollowingTokens(context)
+    first = aiocoap.Message(code=aiocoap.CONTENT, payload=b"1")
+    first.token, first.remote, first.opt.observe = b"tok", "device", 1
+    early = aiocoap.Message(code=aiocoap.CONTENT, payload=b"2")
+    early.token, early.remote, early.opt.observe = b"tok", "device", 2
+    tokens.outgoing_requests[(b"tok", "device")] = object()  # aiocoap's running observation
+    request = SimpleNamespace(observation=SimpleNamespace(_latest_response=early))
+    got: list[bytes] = []
+    follow = tokens.follow(request, first, lambda m: got.append(m.payload), lambda e: None)
+    assert follow is not None
+    assert tokens.outgoing_requests == {}  # taken over
+    assert got == []  # not before the caller has the follow
+    await asyncio.sleep(0)
+    assert got == [b"2"]
+    assert tokens.process_response(early)  # the same one again: not fresh, still ours
+    assert got == [b"2"]

@@ -193,7 +193,7 @@ class ApiServer:
             if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
                 _LOGGER.warning("Refused an API client from %s: bad token", request.remote)
                 raise web.HTTPUnauthorized(text="a valid Authorization: Bearer token is required")
-        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 * 1024 * 1024)
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 * 1024 * 1024, compress=False)
         await ws.prepare(request)
         connection = Connection(ws, str(request.remote))
         self.connections.add(connection)
