@@ -522,3 +522,14 @@ async def test_coalesce_must_be_a_boolean(client: Client) -> None:
     answer = await client.call("start_listening", coalesce="yes")
     assert answer["success"] is False
     assert answer["error_code"] == "invalid_args" or "coalesce" in str(answer["details"])
+
+
+async def test_frames_go_uncompressed_even_when_the_client_offers_deflate(gateway: Gateway) -> None:
+    """On a local link per-frame deflate only costs both ends CPU: the offer is declined."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(gateway.api.url, compress=15) as ws,  # offers permessage-deflate
+    ):
+        assert ws.compress == 0
+        info = await ws.receive_json()
+        assert info["type"] == "server_info"
