@@ -549,18 +549,25 @@ async def test_notifications_older_than_the_last_or_repeated_are_dropped(
     device.close()
 
 
+async def confirmable(
+    lwm2m: Lwm2mServer, device: RawDevice, observe: aiocoap.Message, body: bytes, mid: int
+) -> aiocoap.Message:
+    """A confirmable notification (Observe number 2), and the gateway's ACK or RST."""
+    answer = device.notify(lwm2m.coap_port, observe, 2, 110, body, mid=mid)
+    assert answer is not None
+    return await asyncio.wait_for(answer, 5)
+
+
 async def test_a_confirmable_notification_is_acknowledged_once_delivered_and_again_if_repeated(
     wired: tuple[Lwm2mServer, Events],
 ) -> None:
     lwm2m, events = wired
     device, observe = await observed_temperature(lwm2m, events, "confirmed")
     body = b'[{"n":"/3303/0/5700","v":30.25}]'
-    ack = device.notify(lwm2m.coap_port, observe, 2, 110, body, mid=777)
-    assert ack is not None
-    assert ((await asyncio.wait_for(ack, 5)).mtype, (await ack).code) == (Type.ACK, Code.EMPTY)
-    again = device.notify(lwm2m.coap_port, observe, 2, 110, body, mid=777)  # our ACK was lost
-    assert again is not None
-    assert (await asyncio.wait_for(again, 5)).mtype == Type.ACK
+    ack = await confirmable(lwm2m, device, observe, body, 777)
+    assert (ack.mtype, ack.code) == (Type.ACK, Code.EMPTY)
+    again = await confirmable(lwm2m, device, observe, body, 777)  # as if our ACK was lost
+    assert again.mtype == Type.ACK
     await asyncio.sleep(0.1)
     assert temperatures(events, "confirmed") == [20.5, 30.25]  # delivered once
     device.close()
@@ -573,9 +580,8 @@ async def test_a_cancelled_observation_resets_its_next_confirmable_notification(
     lwm2m, events = wired
     device, observe = await observed_temperature(lwm2m, events, "forgotten")
     await lwm2m.observations.cancel_observe("forgotten", [Path(3303, 0, 5700)], active=False)
-    reset = device.notify(lwm2m.coap_port, observe, 2, 110, b'[{"v":1}]', mid=778)
-    assert reset is not None
-    assert (await asyncio.wait_for(reset, 5)).mtype == Type.RST
+    reset = await confirmable(lwm2m, device, observe, b'[{"v":1}]', 778)
+    assert reset.mtype == Type.RST
     assert temperatures(events, "forgotten") == [20.5]
     device.close()
 
