@@ -273,7 +273,6 @@ class Registrations:
             state.values = previous.values  # kept until the inventory refreshes them
             state.resources = previous.resources
         self._add(state)
-        self._presence.touch(state)
         self._registered_log.log(
             "registrations",
             "Registered %s (lwm2m %s, b=%s, lt=%d, %s) from %s",
@@ -282,6 +281,7 @@ class Registrations:
         )  # fmt: skip
         for listener in list(self._listeners):
             listener.registered(state)
+        self._presence.touch(state)  # a contact, once the listeners know the registration
         return state
 
     def approve(self, endpoint: str) -> bool:

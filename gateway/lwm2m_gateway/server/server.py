@@ -181,6 +181,9 @@ class EndpointLifecycle:
     def __init__(self, server: Lwm2mServer) -> None:
         self._server = server
         self._reobserve_on_wake: set[str] = set()
+        # registrations whose stored observations are re-made once the 2.01 has left: their
+        # Register is a contact too, which must not re-make them at once as well
+        self._settling: dict[str, EndpointState] = {}
 
     def restored(self, state: EndpointState) -> None:
         """A registration came back from the store: its observations died with the process."""
@@ -197,6 +200,7 @@ class EndpointLifecycle:
         server.events.emit("endpoint_registered", state.name, state.to_json(server.registry))
         server.inventory.registered(state)
         if server.observations.may_have_stored(state.name):  # else nothing to re-observe
+            self._settling[state.name] = state
             server.tasks.spawn(self._after_register(state))
 
     def updated(self, state: EndpointState, new_objects: list[int]) -> None:
@@ -209,11 +213,14 @@ class EndpointLifecycle:
         self._server.inventory.forget(state.name)
         self._server.observations.drop(state.name)
         self._reobserve_on_wake.discard(state.name)
+        if self._settling.get(state.name) is state:
+            del self._settling[state.name]
 
     def contact(self, state: EndpointState) -> None:
         if (
             self._server.registrations.is_current(state)
             and state.name not in self._reobserve_on_wake
+            and state.name not in self._settling
         ):
             self._server.observations.heal_soon(state)
 
@@ -224,6 +231,10 @@ class EndpointLifecycle:
 
     async def _after_register(self, state: EndpointState) -> None:
         server = self._server
-        await asyncio.sleep(REGISTER_SETTLE)
-        if server.registrations.is_current(state):
-            await server.observations.reestablish(state)
+        try:
+            await asyncio.sleep(REGISTER_SETTLE)
+            if server.registrations.is_current(state):
+                await server.observations.reestablish(state)
+        finally:
+            if self._settling.get(state.name) is state:
+                del self._settling[state.name]

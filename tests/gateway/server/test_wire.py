@@ -620,3 +620,32 @@ async def test_a_repeated_register_is_answered_again_alike_and_registers_once(
     await asyncio.sleep(0.2)
     assert events.names("twice").count("endpoint_registered") == 1
     device.close()
+
+
+async def test_followed_tokens_end_with_their_registrations(
+    wired: tuple[Lwm2mServer, Events],
+) -> None:
+    """A token followed for an observation is let go when the registration ends or is replaced
+    by a new Register: thousands of devices coming and going leave nothing behind."""
+    lwm2m, events = wired
+    context = lwm2m.transport._plain
+    assert context is not None
+    (tokens,) = context.request_interfaces
+    devices = [(await observed_temperature(lwm2m, events, f"cycle-{i}"))[0] for i in range(3)]
+    assert tokens.following == 3
+    gone = lwm2m.registrations.get("cycle-0").registration.registration_id
+    assert (await devices[0].request(lwm2m.coap_port, Code.DELETE, f"/rd/{gone}", [])).code == (
+        Code.DELETED
+    )
+    answer = await devices[1].request(lwm2m.coap_port, Code.POST, "/rd", ["ep=cycle-1", "lt=60"],
+                                      b'</>;rt="oma.lwm2m";ct=110,</3303/0>')  # fmt: skip
+    assert answer.code == Code.CREATED  # registered anew: its stored observation is made again
+    observes = [r.message for r in devices[1].received if r.message.opt.observe == 0]
+    assert len(observes) == 1
+    await until(lambda: lwm2m.observations.live_keys("cycle-1") == ["/3303/0/5700"])
+    await asyncio.sleep(0.3)  # time for a second one, were it sent
+    # observed again once, after the 2.01 (not also at once, on the Register as a contact)
+    assert [r.message.opt.observe for r in devices[1].received] == [0, 0]
+    assert tokens.following == 2  # cycle-1's new one and cycle-2's, not cycle-1's old one
+    for device in devices:
+        device.close()
