@@ -123,11 +123,14 @@ class _MalformedDatagrams(logging.Filter):
                             self.dropped, source, str(err)[:120])  # fmt: skip
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """aiocoap's own warnings about a bad datagram, one per datagram."""
+        """aiocoap's own warnings about a bad datagram, or a peer reusing a token before its
+        last request was answered: one per datagram (190 KB of log from 20,000 fuzzed ones)."""
         text = str(record.msg)
         if text.startswith("Ignoring unparsable message") or "(those don't fit)" in text:
             self.dropped += 1
             return self._quiet.due("malformed") is not None
+        if text.startswith("New request came in while old request not ACKed yet"):
+            return self._quiet.due("token reused") is not None
         return True
 
 

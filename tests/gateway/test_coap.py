@@ -200,3 +200,24 @@ async def test_a_notification_between_the_first_answer_and_the_hand_over_is_not_
     assert got == [b"2"]
     assert tokens.process_response(early)  # the same one again: not fresh, still ours
     assert got == [b"2"]
+
+
+async def test_requests_reusing_one_token_before_an_answer_cost_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A peer reusing a token for new requests before the last is answered made aiocoap warn
+    once per datagram: 190 KB of log from bench/fuzz.py's 20,000 datagrams."""
+    import aiocoap.resource
+
+    context = await open_context(aiocoap.resource.Site(), bind=("127.0.0.1", 0))
+    port = bound_port(context)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
+            for mid in range(200):  # CON GET /nowhere, token 0xab, each with its own message id
+                raw.sendto(bytes([0x41, 0x01, mid >> 8, mid & 0xFF, 0xAB, 0xB7]) + b"nowhere",
+                           ("127.0.0.1", port))  # fmt: skip
+            await asyncio.sleep(0.5)
+    finally:
+        await close_context(context)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 1, [r.getMessage()[:80] for r in warnings][:3]  # (one a minute)
