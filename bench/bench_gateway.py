@@ -452,6 +452,66 @@ async def run_bare_process(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+# --- the machine's floor: waking up for datagrams, with nothing done with them -------------
+
+
+async def bench_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """A bare asyncio reader of a UDP socket (no CoAP; what it reads is dropped) fed at the
+    notification rate, in the load generator's bursts: what waking up for datagrams costs on
+    this machine, a floor under any server's CPU per notification at that rate."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    received = 0
+
+    def read() -> None:
+        nonlocal received
+        while True:
+            try:
+                sock.recvmsg(4096, 1024)
+            except BlockingIOError:
+                return
+            received += 1
+
+    loop = asyncio.get_running_loop()
+    loop.add_reader(sock.fileno(), read)
+    cpu_started = time.process_time()
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--role", "floor-sender", "--port", str(sock.getsockname()[1]),
+        "--rate", str(args.rate), "--duration", str(args.duration),
+    )  # fmt: skip
+    await sender.wait()
+    await asyncio.sleep(0.2)
+    cpu = time.process_time() - cpu_started
+    loop.remove_reader(sock.fileno())
+    sock.close()
+    return {"datagrams read": received, "CPU µs per datagram": 1e6 * cpu / max(received, 1)}
+
+
+def send_floor(port: int, rate: float, duration: float) -> None:
+    """Datagrams at rate, in bursts every 10 ms as bench/loadgen.py notifies."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        tick, carry, datagram = 0.01, 0.0, b"\x50\x45" + bytes(58)
+        next_tick = time.monotonic()
+        deadline = next_tick + duration
+        while time.monotonic() < deadline:
+            carry += rate * tick
+            while carry >= 1:
+                sock.sendto(datagram, ("127.0.0.1", port))
+                carry -= 1
+            next_tick += tick
+            time.sleep(max(0.0, next_tick - time.monotonic()))
+
+
+async def run_floor_process(args: argparse.Namespace) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--role", "floor", *args.passed, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await proc.communicate()
+    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
 def show(title: str, figures: dict[str, Any]) -> None:
     print(f"\n== {title}")
     for key, value in figures.items():
@@ -477,7 +537,9 @@ def load_note() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--role", default="bench", choices=["bench", "loadgen", "bare"])
+    parser.add_argument(
+        "--role", default="bench", choices=["bench", "loadgen", "bare", "floor", "floor-sender"]
+    )
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=1000.0, help="notifications per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of notifying")
@@ -508,6 +570,12 @@ def main() -> None:
     if args.role == "bare":
         print(json.dumps(asyncio.run(bench_bare(args))))
         return
+    if args.role == "floor":
+        print(json.dumps(asyncio.run(bench_floor(args))))
+        return
+    if args.role == "floor-sender":
+        send_floor(args.port, args.rate, args.duration)
+        return
     print(load_note())
     gateway = asyncio.run(bench_gateway(args))
     show(f"gateway: {args.devices} devices, {args.rate:g} notifications/s offered", gateway)
@@ -520,6 +588,8 @@ def main() -> None:
             print(f"  {key:38} {gateway[key] / bare[key]:10.2f}")
         print(f"  {'latency p50 (x)':38} "
               f"{gateway['latency p50 ms'] / bare['latency p50 ms']:10.2f}")  # fmt: skip
+        show("floor: a bare asyncio UDP reader, same rate and bursts, no CoAP",
+             asyncio.run(run_floor_process(args)))  # fmt: skip
 
 
 if __name__ == "__main__":
