@@ -443,9 +443,10 @@ async def bench_bare(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def run_bare_process(args: argparse.Namespace) -> dict[str, Any]:
+async def run_role_process(role: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A baseline ("bare", "floor") in a process of its own; the figures it printed."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--role", "bare", *args.passed, stdout=asyncio.subprocess.PIPE
+        sys.executable, __file__, "--role", role, *args.passed, stdout=asyncio.subprocess.PIPE
     )
     output, _ = await proc.communicate()
     result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
@@ -501,15 +502,6 @@ def send_floor(port: int, rate: float, duration: float) -> None:
                 carry -= 1
             next_tick += tick
             time.sleep(max(0.0, next_tick - time.monotonic()))
-
-
-async def run_floor_process(args: argparse.Namespace) -> dict[str, Any]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--role", "floor", *args.passed, stdout=asyncio.subprocess.PIPE
-    )
-    output, _ = await proc.communicate()
-    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
-    return result
 
 
 def show(title: str, figures: dict[str, Any]) -> None:
@@ -580,7 +572,7 @@ def main() -> None:
     gateway = asyncio.run(bench_gateway(args))
     show(f"gateway: {args.devices} devices, {args.rate:g} notifications/s offered", gateway)
     if not args.skip_bare:
-        bare = asyncio.run(run_bare_process(args))
+        bare = asyncio.run(run_role_process("bare", args))
         show("bare aiocoap server in its own process, same exchanges", bare)
         print("\n== gateway / bare")
         for key in ("registrations/s", "CPU µs per device (4 exchanges)", "delivered/s",
@@ -589,7 +581,7 @@ def main() -> None:
         print(f"  {'latency p50 (x)':38} "
               f"{gateway['latency p50 ms'] / bare['latency p50 ms']:10.2f}")  # fmt: skip
         show("floor: a bare asyncio UDP reader, same rate and bursts, no CoAP",
-             asyncio.run(run_floor_process(args)))  # fmt: skip
+             asyncio.run(run_role_process("floor", args)))  # fmt: skip
 
 
 if __name__ == "__main__":
