@@ -174,10 +174,10 @@ class ApiServer:
         return f"ws://{self.host}:{self.port}/ws"
 
     def _on_event(self, event: ServerEvent) -> None:
-        data = dict(event.data)
+        data = event.data
         firmware = self.server.firmware
         if event.name in ("endpoint_registered", "endpoint_updated") and firmware is not None:
-            data["firmware"] = firmware.endpoint_json(event.endpoint)
+            data = {**data, "firmware": firmware.endpoint_json(event.endpoint)}
         message = EventMessage(event.name, data).to_json()
         for connection in list(self.connections):
             if connection.listening:

@@ -76,3 +76,12 @@ def test_malformed_link_format_is_a_bad_request(text: str, message: str) -> None
 def test_link_format_parser_never_crashes(text: str) -> None:
     with contextlib.suppress(BadRequest):
         parse_link_format(text)
+
+
+def test_every_supported_format_has_a_decoder_and_the_others_say_why_not() -> None:
+    from lwm2m_gateway.lwm2m.codecs import _DECODERS, SUPPORTED_FORMATS
+
+    assert set(_DECODERS) == set(SUPPORTED_FORMATS)
+    for fmt, why in [(40, "does not carry resource values"), (9999, "unsupported content format")]:
+        with pytest.raises(CodecError, match=why):
+            decode(b"x", fmt, Path(3, 0, 0), lambda path: None)

@@ -12,7 +12,7 @@ Contract shared by every format module:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from ..errors import CodecError
@@ -90,25 +90,34 @@ def _single_type(base: Path, fmt: ContentFormat, types: TypeResolver) -> Resourc
     return types(base.resource_path)
 
 
+Decoder = Callable[[bytes, Path, TypeResolver], list[Record]]
+
+
+def _single(fmt: ContentFormat, decoder: Callable[..., list[Record]]) -> Decoder:
+    return lambda payload, base, types: decoder(payload, base, _single_type(base, fmt, types))
+
+
+# by the content format's number: every notification is decoded, so no enum is made per call
+_DECODERS: dict[int, Decoder] = {
+    ContentFormat.TEXT: _single(ContentFormat.TEXT, decode_text),
+    ContentFormat.OPAQUE: _single(ContentFormat.OPAQUE, decode_opaque),
+    ContentFormat.CBOR: _single(ContentFormat.CBOR, decode_cbor),
+    ContentFormat.TLV: decode_tlv,
+    ContentFormat.OLD_TLV: decode_tlv,
+    ContentFormat.LWM2M_JSON: decode_lwm2m_json,
+    ContentFormat.OLD_JSON: decode_lwm2m_json,
+    ContentFormat.SENML_JSON: lambda payload, base, types: decode_senml_json(payload, types),
+    ContentFormat.SENML_CBOR: lambda payload, base, types: decode_senml_cbor(payload, types),
+    ContentFormat.LWM2M_CBOR: lambda payload, base, types: decode_lwm2m_cbor(payload, types),
+}
+
+
 def decode(payload: bytes, fmt: int, base: Path, types: TypeResolver) -> list[Record]:
-    known = _check(fmt)
-    match known:
-        case ContentFormat.TEXT:
-            return decode_text(payload, base, _single_type(base, known, types))
-        case ContentFormat.OPAQUE:
-            return decode_opaque(payload, base, _single_type(base, known, types))
-        case ContentFormat.CBOR:
-            return decode_cbor(payload, base, _single_type(base, known, types))
-        case ContentFormat.TLV | ContentFormat.OLD_TLV:
-            return decode_tlv(payload, base, types)
-        case ContentFormat.LWM2M_JSON | ContentFormat.OLD_JSON:
-            return decode_lwm2m_json(payload, base, types)
-        case ContentFormat.SENML_JSON:
-            return decode_senml_json(payload, types)
-        case ContentFormat.SENML_CBOR:
-            return decode_senml_cbor(payload, types)
-        case _:
-            return decode_lwm2m_cbor(payload, types)
+    decoder = _DECODERS.get(fmt)
+    if decoder is None:
+        _check(fmt)  # says why it is not one
+        raise CodecError(f"content format {fmt} does not carry resource values")
+    return decoder(payload, base, types)
 
 
 def encode(records: Sequence[Record], fmt: int, base: Path, types: TypeResolver) -> bytes:
