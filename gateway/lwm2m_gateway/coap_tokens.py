@@ -134,6 +134,10 @@ class FollowingTokens(RandomTokenManager):
     def following(self) -> int:
         return sum(len(follows) for follows in self._follows.values())
 
+    def follows(self) -> list[Follow]:
+        """The observations followed now (for diagnostics and bench/bench_chain.py)."""
+        return [follow for by_token in self._follows.values() for follow in by_token.values()]
+
     def process_response(self, response: aiocoap.Message) -> bool:
         follows = self._follows.get(response.remote)
         follow = follows.get(response.token) if follows is not None else None
