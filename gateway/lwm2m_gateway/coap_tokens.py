@@ -130,13 +130,13 @@ class FollowingTokens(RandomTokenManager):
             if not follows:
                 del self._follows[follow.remote]
 
-    @property
-    def following(self) -> int:
-        return sum(len(follows) for follows in self._follows.values())
-
     def follows(self) -> list[Follow]:
         """The observations followed now (for diagnostics and bench/bench_chain.py)."""
         return [follow for by_token in self._follows.values() for follow in by_token.values()]
+
+    @property
+    def following(self) -> int:
+        return len(self.follows())
 
     def process_response(self, response: aiocoap.Message) -> bool:
         follows = self._follows.get(response.remote)

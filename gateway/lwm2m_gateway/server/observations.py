@@ -176,8 +176,7 @@ class Observations:
                 observation = follower.observation = Observation(paths, follow)
         try:
             if response.opt.block2 is not None:
-                response = await requests.exchange(state, self._request(state, paths, fmt), base)
-                raise_for_code(response.code, response.payload, endpoint=state.name, path=str(base))
+                return await self._whole(state, paths, fmt, base), observation
             return requests.decode(state, response, fmt, base), observation
         except BaseException:
             if observation is not None:
@@ -195,15 +194,20 @@ class Observations:
             content_format=fmt, accept=fmt, **observe,
         )  # fmt: skip
 
+    async def _whole(
+        self, state: EndpointState, paths: Sequence[Path], fmt: int, base: Path
+    ) -> list[Record]:
+        """The value of paths read block-wise (an answer or notification came in blocks on a
+        bare observation, which gives only the first)."""
+        response = await self._requests.exchange(state, self._request(state, paths, fmt), base)
+        raise_for_code(response.code, response.payload, endpoint=state.name, path=str(base))
+        return self._requests.decode(state, response, fmt, base)
+
     async def _read_whole(self, name: str, observation: Observation, fmt: int, base: Path) -> None:
-        """A notification came in blocks on a bare observation: its value, read block-wise."""
-        requests = self._requests
+        """A notification came in blocks: its value, read whole."""
         try:
             state = self._registrations.get(name)
-            message = self._request(state, observation.paths, fmt)
-            response = await requests.exchange(state, message, base)
-            raise_for_code(response.code, response.payload, endpoint=name, path=str(base))
-            self._values.apply(state, requests.decode(state, response, fmt, base))
+            self._values.apply(state, await self._whole(state, observation.paths, fmt, base))
         except Exception as err:  # whatever it was, the next notification tries again
             self._quiet.warn(f"{name}\n{observation.key}\nwhole",
                              "Could not read the whole of a notification in blocks from %s "

@@ -110,10 +110,14 @@ class CoapTransport:
         """Send a request; one whose remote is a DTLS session goes out over that session.
         blockwise=False: aiocoap's bare request, whose answers are not put together from
         Block2 blocks (lighter, for observations whose notifications fit a datagram)."""
-        context = self._secure if is_secure(message.remote) else self._plain
+        context = self._context_for(message.remote)
         if context is None:
             raise NoListener("the gateway has no listener for this device's transport")
         return context.request(message, handle_blockwise=blockwise)
+
+    def _context_for(self, remote: Any) -> aiocoap.Context | None:
+        """The context a device's traffic goes over: DTLS for a session, else plain."""
+        return self._secure if is_secure(remote) else self._plain
 
     def follow(
         self, request: Any, response: aiocoap.Message, notified: Notified, ended: Ended
@@ -121,7 +125,7 @@ class CoapTransport:
         """Follow the observation a bare request started (its first answer is response) at
         the token layer, instead of through aiocoap's request (see coap_tokens); None when it
         is not running."""
-        context = self._secure if is_secure(response.remote) else self._plain
+        context = self._context_for(response.remote)
         for tokens in context.request_interfaces if context is not None else ():
             if isinstance(tokens, FollowingTokens):
                 follow = tokens.follow(request, response, notified, ended)
