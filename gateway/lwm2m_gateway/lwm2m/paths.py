@@ -36,6 +36,7 @@ class Path:
     # derived once: paths are made and compared on every notification
     _ids: tuple[int, ...] = field(init=False, repr=False, compare=False, hash=False)
     _text: str | None = field(init=False, repr=False, compare=False, hash=False, default=None)
+    _hash: int = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         ids = (self.object_id, self.instance_id, self.resource_id, self.resource_instance_id)
@@ -47,6 +48,10 @@ class Path:
             bad = next(value for value in set_ids if not 0 <= value <= MAX_ID)
             raise InvalidPath(f"path id {bad} is outside 0..{MAX_ID}")
         object.__setattr__(self, "_ids", set_ids)
+        object.__setattr__(self, "_hash", hash(ids))
+
+    def __hash__(self) -> int:  # a notification hashes its path about six times
+        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> Self:

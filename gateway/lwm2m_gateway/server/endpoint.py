@@ -31,9 +31,11 @@ class EndpointState:
     inventoried_at: float | None = None  # the inventory this registration has (None: waiting)
     types: Any = None  # (registration, its type resolver), see RequestSender.types
 
-    @property
-    def name(self) -> str:
-        return self.registration.endpoint
+    # the endpoint name, which an Update never changes (read many times per notification)
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.registration.endpoint
 
     @property
     def asleep(self) -> bool:

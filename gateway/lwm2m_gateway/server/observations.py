@@ -316,11 +316,15 @@ class Observations:
         """The device spoke (Update, Send, a notification on another token): re-observe what
         died. A contact is frequent, so this checks memory only; a key that could not be
         re-observed waits HEAL_INTERVAL before the next try."""
-        now = time.monotonic()
-        for key in self._dead_keys(state.name):
-            if (state.name, key) in self._healing:
+        name = state.name
+        live = self._live.get(name) or {}
+        for key in self._stored_keys(name):  # _dead_keys, without a list per contact
+            observation = live.get(key)
+            if (observation is not None and observation.live) or (name, key) in self._healing:
                 continue
-            if now - self._healed_at.get(f"{state.name}\n{key}", -HEAL_INTERVAL) < HEAL_INTERVAL:
+            if time.monotonic() - self._healed_at.get(f"{name}\n{key}", -HEAL_INTERVAL) < (
+                HEAL_INTERVAL
+            ):
                 continue
             self._tasks.spawn(self.heal(state))
             return

@@ -27,16 +27,17 @@ class Presence:
         self._timers = Timers()
         self._wakers: dict[str, asyncio.Future[None]] = {}
         self._waiting: dict[str, int] = {}
-        self._wake_listeners: list[WakeListener] = []
-        self._contact_listeners: list[ContactListener] = []
+        # tuples: walked on every contact without a copy, replaced when one is added
+        self._wake_listeners: tuple[WakeListener, ...] = ()
+        self._contact_listeners: tuple[ContactListener, ...] = ()
 
     def on_wake(self, listener: WakeListener) -> None:
         """Call listener when a queue-mode device that was asleep speaks again."""
-        self._wake_listeners.append(listener)
+        self._wake_listeners = (*self._wake_listeners, listener)
 
     def on_contact(self, listener: ContactListener) -> None:
         """Call listener whenever a device speaks (it must be cheap: notifications count)."""
-        self._contact_listeners.append(listener)
+        self._contact_listeners = (*self._contact_listeners, listener)
 
     def unreachable(self, state: EndpointState, reason: str) -> None:
         """A request failed with a network error (e.g. the device stopped listening): it is
@@ -54,7 +55,7 @@ class Presence:
         if not state.reachable:
             state.reachable = True
             self._events.emit("endpoint_reachable", state.name, {"endpoint": state.name})
-        for listener in list(self._contact_listeners):
+        for listener in self._contact_listeners:
             listener(state)
         if not state.registration.queue_mode:
             return
@@ -65,7 +66,7 @@ class Presence:
             self._events.emit("endpoint_awake", state.name, {"endpoint": state.name})
             if (waker := self._wakers.pop(state.name, None)) is not None and not waker.done():
                 waker.set_result(None)
-            for listener in list(self._wake_listeners):
+            for listener in self._wake_listeners:
                 listener(state)
 
     def _fall_asleep(self, state: EndpointState) -> None:
