@@ -94,8 +94,27 @@ def _schema_3(db: sqlite3.Connection) -> None:
     )
 
 
+def _schema_4(db: sqlite3.Connection) -> None:
+    """Last values in a table without rowid: keyed by (endpoint, path) alone, one B-tree
+    instead of two, so each value written behind costs SQLite about a quarter less. Single
+    statements, so the copy is in the migration's transaction."""
+    db.execute(
+        "CREATE TABLE resource_values_4 (endpoint TEXT NOT NULL, path TEXT NOT NULL, "
+        "value TEXT NOT NULL, timestamp REAL NOT NULL, PRIMARY KEY (endpoint, path)) "
+        "WITHOUT ROWID"
+    )
+    db.execute(
+        "INSERT INTO resource_values_4 (endpoint, path, value, timestamp) "
+        "SELECT endpoint, path, value, timestamp FROM resource_values"
+    )
+    db.execute("DROP TABLE resource_values")
+    db.execute("ALTER TABLE resource_values_4 RENAME TO resource_values")
+
+
 # Index i migrates user_version i to i + 1; later features append here, never edit old steps.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _schema_1, _schema_2, _schema_3, _schema_4,
+]  # fmt: skip
 
 
 def _reads[**P, R](method: Callable[P, R]) -> Callable[P, R]:

@@ -78,6 +78,32 @@ def test_a_newer_schema_is_refused_not_overwritten(tmp_path: Path) -> None:
         Store.open(tmp_path)
 
 
+def test_values_stored_by_schema_3_survive_the_move_to_a_table_without_rowid(
+    tmp_path: Path,
+) -> None:
+    """Schema 4 rebuilds resource_values; a gateway upgraded in place keeps every value."""
+    db = sqlite3.connect(tmp_path / FILE_NAME, isolation_level=None)
+    for step in MIGRATIONS[:3]:
+        step(db)
+    db.execute("PRAGMA user_version=3")
+    db.executemany("INSERT INTO resource_values VALUES (?, ?, ?, ?)",
+                   [("dev", "/3303/0/5700", "21.5", 100.0), ("dev", "/3/0/0", '"ACME"', 101.0)])  # fmt: skip
+    db.close()
+
+    store = Store.open(tmp_path)
+    assert store.load_values() == {
+        "dev": {"/3303/0/5700": (21.5, 100.0), "/3/0/0": ("ACME", 101.0)}
+    }
+    store.save_values("dev", [("/3303/0/5700", 22.0, 102.0)])
+    assert store.load_values()["dev"]["/3303/0/5700"] == (22.0, 102.0)
+    store.close()
+    db = sqlite3.connect(tmp_path / FILE_NAME)
+    (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'resource_values'").fetchone()
+    assert "WITHOUT ROWID" in sql
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
+    db.close()
+
+
 def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
     (tmp_path / FILE_NAME).write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match=FILE_NAME):
