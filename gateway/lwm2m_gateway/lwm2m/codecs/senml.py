@@ -23,6 +23,7 @@ from .plain import cbor_dumps, cbor_number
 # RFC 8428 §6: the integer labels of SenML CBOR
 _CBOR_LABELS = {-2: "bn", -3: "bt", 0: "n", 2: "v", 3: "vs", 4: "vb", 8: "vd", 6: "t"}
 _CBOR_KEYS = {name: label for label, name in _CBOR_LABELS.items()}
+_VALUE_KEYS = frozenset(SENML_KEYS)
 RELATIVE_TIME_LIMIT = 2**28  # RFC 8428 §4.5.3: smaller times are relative to now
 
 
@@ -51,18 +52,17 @@ def _records(items: list[dict[str, Any]], fmt: str, types: TypeResolver) -> list
             path = Path.parse(base_name + name)
         except InvalidPath as err:
             raise CodecError(f"{fmt}: record {index}: {err}") from err
-        value_keys = [key for key in SENML_KEYS if key in item]
+        value_keys = _VALUE_KEYS.intersection(item)
         if not value_keys:
             continue  # a record that only sets bn/bt, or names a path (composite request)
         if len(value_keys) > 1 or path.level < PathLevel.RESOURCE:
             raise CodecError(
                 f"{fmt}: record {index} ({path}) needs exactly one value on a resource"
             )
-        key, raw = value_keys[0], item[value_keys[0]]
-        rtype = types(path.resource_path)
-        records.append(
-            Record(path, keyed_value(key, raw, rtype, fmt, path), _stamp(item, base_time, fmt))
-        )
+        (key,) = value_keys
+        value = keyed_value(key, item[key], types(path.resource_path), fmt, path)
+        stamp = _stamp(item, base_time, fmt) if base_time or "t" in item else None
+        records.append(Record(path, value, stamp))
     return records
 
 
