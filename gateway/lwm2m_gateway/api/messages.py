@@ -58,13 +58,10 @@ class ErrorResultMessage:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EventMessage:
-    event: str
-    data: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": "event", "event": self.event, "data": self.data}
+def event_json(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event message: a plain dict, not a dataclass like the others, as one is made per
+    notification (a frozen dataclass's __init__ was 2.5 % of the gateway's CPU in a flood)."""
+    return {"type": "event", "event": event, "data": data}
 
 
 class ApiError(Exception):

@@ -20,9 +20,9 @@ from .commands import CommandContext, run_command
 from .messages import (
     ApiError,
     ErrorResultMessage,
-    EventMessage,
     ServerInfoMessage,
     SuccessResultMessage,
+    event_json,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ class ApiServer:
         firmware = self.server.firmware
         if event.name in ("endpoint_registered", "endpoint_updated") and firmware is not None:
             data = {**data, "firmware": firmware.endpoint_json(event.endpoint)}
-        message = EventMessage(event.name, data).to_json()
+        message = event_json(event.name, data)
         for connection in list(self.connections):
             if connection.listening:
                 connection.send(message)
