@@ -29,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 SEND_QUEUE = 20000  # frames a slow client may lag behind before it is disconnected
 SEND_BUDGET = 16 * 1024 * 1024  # bytes queued for one client before it is disconnected
 MAX_CONNECTIONS = 32  # API clients at once (HA needs one per config entry)
+MAX_DEPTH = 32  # nesting of a command's JSON; deeper is invalid_message, not a RecursionError
 
 
 def _frame_encoder() -> Callable[[Any], str]:
@@ -47,7 +48,6 @@ def _frame_encoder() -> Callable[[Any], str]:
 
 
 _encode_frame = _frame_encoder()
-MAX_DEPTH = 32  # nesting of a command's JSON; deeper is invalid_message, not a RecursionError
 
 
 class Connection:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import aiocoap
@@ -297,9 +297,14 @@ class Observations:
             self._maybe_stored = set(self._store.load_observations())
         return endpoint in self._maybe_stored
 
-    def _dead_keys(self, endpoint: str) -> list[str]:
-        live = self._live.get(endpoint, {})
-        return [k for k in self._stored_keys(endpoint) if not (k in live and live[k].live)]
+    def _dead_keys(self, endpoint: str) -> Iterator[str]:
+        """Stored observations of this endpoint that are not live (a generator: heal_soon asks
+        on every contact, and nearly always gets none)."""
+        live = self._live.get(endpoint) or {}
+        for key in self._stored_keys(endpoint):
+            observation = live.get(key)
+            if observation is None or not observation.live:
+                yield key
 
     def missing(self, endpoint: str) -> dict[str, list[Path]]:
         """Stored observations of this endpoint that deliver nothing now (from memory: the
@@ -316,15 +321,11 @@ class Observations:
         """The device spoke (Update, Send, a notification on another token): re-observe what
         died. A contact is frequent, so this checks memory only; a key that could not be
         re-observed waits HEAL_INTERVAL before the next try."""
-        name = state.name
-        live = self._live.get(name) or {}
-        for key in self._stored_keys(name):  # _dead_keys, without a list per contact
-            observation = live.get(key)
-            if (observation is not None and observation.live) or (name, key) in self._healing:
+        now = time.monotonic()
+        for key in self._dead_keys(state.name):
+            if (state.name, key) in self._healing:
                 continue
-            if time.monotonic() - self._healed_at.get(f"{name}\n{key}", -HEAL_INTERVAL) < (
-                HEAL_INTERVAL
-            ):
+            if now - self._healed_at.get(f"{state.name}\n{key}", -HEAL_INTERVAL) < HEAL_INTERVAL:
                 continue
             self._tasks.spawn(self.heal(state))
             return
