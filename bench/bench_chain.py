@@ -1,15 +1,18 @@
 """The notification path in-process: what one notification costs the gateway from datagram to
 API outbox, without sockets, scheduling or other processes; prints figures, asserts nothing.
 
-    .venv/bin/python bench/bench_chain.py --notifications 10000 --rounds 3
+    .venv/bin/python bench/bench_chain.py --notifications 10000 --rounds 5 --devices 1000
 
 The real gateway (its app: store, roles, API with one listening client) runs in this process
-with one simulated device that registers and is observed. The benchmark then hands N
-notification datagrams (SenML JSON, one value each) straight to the CoAP interface, as its
-socket reader would, and times that: the synchronous work per notification, which on a busy
-machine sets the ceiling. Then the same datagrams go to a follow that does nothing: aiocoap's
-decode and dispatch, the part of it that is not ours. bench_gateway.py measures the whole
-process under real traffic; this one is steady enough to compare one change.
+with load-generator devices (bench/loadgen.py) that register and are observed. The benchmark
+then hands N notification datagrams (SenML JSON, one value each), round-robin over the
+devices, straight to the CoAP interface, as its socket reader would, and times that: the
+synchronous work per notification, which on a busy machine sets the ceiling. With one device
+everything stays in the CPU's caches; many devices show the cost of reaching each one's state.
+`--burst` hands them over a few at a time with 10 ms of sleep between. Then the same datagrams
+go to follows that do nothing: aiocoap's decode and dispatch, the part of it that is not ours.
+bench_gateway.py measures the whole process under real traffic; this one is steady enough
+within an hour to compare one change.
 """
 
 from __future__ import annotations

@@ -213,8 +213,7 @@ class EndpointLifecycle:
         self._server.inventory.forget(state.name)
         self._server.observations.drop(state.name)
         self._reobserve_on_wake.discard(state.name)
-        if self._settling.get(state.name) is state:
-            del self._settling[state.name]
+        self._settled(state)
 
     def contact(self, state: EndpointState) -> None:
         if (
@@ -236,5 +235,10 @@ class EndpointLifecycle:
             if server.registrations.is_current(state):
                 await server.observations.reestablish(state)
         finally:
-            if self._settling.get(state.name) is state:
-                del self._settling[state.name]
+            self._settled(state)
+
+    def _settled(self, state: EndpointState) -> None:
+        """This registration's stored observations are re-made, or it ended first (a newer
+        registration of the endpoint keeps its own entry)."""
+        if self._settling.get(state.name) is state:
+            del self._settling[state.name]
